@@ -1,0 +1,171 @@
+"""Kernel constants, as in Linux v5.9 (x86-64, 4 KiB pages) unless a docstring says otherwise.
+
+Module-level integers are compile-time constants for numba, so every kernel that uses them
+is specialised on them. Values that differ between configurations (``pageblock_order``,
+the pcp ``batch``/``high``) are *not* here: they live in the zone array of the machine state.
+
+Sources: include/linux/mmzone.h, include/linux/gfp.h, mm/internal.h, include/linux/vmstat.h
+(v5.9); see ``docs/kernel-model.md`` in this repository for the behaviour they drive.
+"""
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+
+# include/linux/mmzone.h: MAX_ORDER = 11 (CONFIG_FORCE_MAX_ZONEORDER default), orders 0..10.
+MAX_ORDER = 11
+MAX_ORDER_NR_PAGES = 1 << (MAX_ORDER - 1)
+# include/linux/mmzone.h
+PAGE_ALLOC_COSTLY_ORDER = 3
+
+# enum migratetype (v5.9, CONFIG_CMA=y, CONFIG_MEMORY_ISOLATION=y)
+MIGRATE_UNMOVABLE = 0
+MIGRATE_MOVABLE = 1
+MIGRATE_RECLAIMABLE = 2
+MIGRATE_PCPTYPES = 3
+MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES
+MIGRATE_CMA = 4
+MIGRATE_ISOLATE = 5
+MIGRATE_TYPES = 6
+
+MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate")
+
+# mm/page_alloc.c fallbacks[] (v5.9): the order in which other types' free lists are tried.
+# CMA and ISOLATE never serve as fallback sources (their rows are empty and they never appear).
+# -1 terminates a row (the kernel uses MIGRATE_TYPES).
+FALLBACKS = (
+    (MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE, -1),  # UNMOVABLE
+    (MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE, -1),  # MOVABLE
+    (MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, -1),  # RECLAIMABLE
+)
+
+# ---------------------------------------------------------------------------------------------
+# gfp bits, include/linux/gfp.h (v5.9 values, so that trace gfp_flags map one to one)
+___GFP_DMA = 0x01
+___GFP_HIGHMEM = 0x02
+___GFP_DMA32 = 0x04
+___GFP_MOVABLE = 0x08
+___GFP_RECLAIMABLE = 0x10
+___GFP_HIGH = 0x20
+___GFP_IO = 0x40
+___GFP_FS = 0x80
+___GFP_ZERO = 0x100
+___GFP_ATOMIC = 0x200
+___GFP_DIRECT_RECLAIM = 0x400
+___GFP_KSWAPD_RECLAIM = 0x800
+___GFP_WRITE = 0x1000
+___GFP_NOWARN = 0x2000
+___GFP_RETRY_MAYFAIL = 0x4000
+___GFP_NOFAIL = 0x8000
+___GFP_NORETRY = 0x10000
+___GFP_MEMALLOC = 0x20000
+___GFP_COMP = 0x40000
+___GFP_NOMEMALLOC = 0x80000
+___GFP_HARDWALL = 0x100000
+___GFP_THISNODE = 0x200000
+___GFP_ACCOUNT = 0x400000
+
+GFP_MOVABLE_MASK = ___GFP_RECLAIMABLE | ___GFP_MOVABLE
+GFP_MOVABLE_SHIFT = 3
+__GFP_RECLAIM = ___GFP_DIRECT_RECLAIM | ___GFP_KSWAPD_RECLAIM
+
+GFP_ATOMIC = ___GFP_HIGH | ___GFP_ATOMIC | ___GFP_KSWAPD_RECLAIM
+GFP_KERNEL = __GFP_RECLAIM | ___GFP_IO | ___GFP_FS
+GFP_NOWAIT = ___GFP_KSWAPD_RECLAIM
+GFP_NOIO = __GFP_RECLAIM
+GFP_NOFS = __GFP_RECLAIM | ___GFP_IO
+GFP_USER = __GFP_RECLAIM | ___GFP_IO | ___GFP_FS | ___GFP_HARDWALL
+GFP_HIGHUSER = GFP_USER | ___GFP_HIGHMEM
+GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | ___GFP_MOVABLE
+GFP_KERNEL_RECLAIMABLE = GFP_KERNEL | ___GFP_RECLAIMABLE
+
+GFP_FLAG_NAMES = {
+    "__GFP_DMA": ___GFP_DMA,
+    "__GFP_HIGHMEM": ___GFP_HIGHMEM,
+    "__GFP_DMA32": ___GFP_DMA32,
+    "__GFP_MOVABLE": ___GFP_MOVABLE,
+    "__GFP_RECLAIMABLE": ___GFP_RECLAIMABLE,
+    "__GFP_HIGH": ___GFP_HIGH,
+    "__GFP_IO": ___GFP_IO,
+    "__GFP_FS": ___GFP_FS,
+    "__GFP_ZERO": ___GFP_ZERO,
+    "__GFP_ATOMIC": ___GFP_ATOMIC,
+    "__GFP_DIRECT_RECLAIM": ___GFP_DIRECT_RECLAIM,
+    "__GFP_KSWAPD_RECLAIM": ___GFP_KSWAPD_RECLAIM,
+    "__GFP_RECLAIM": __GFP_RECLAIM,
+    "__GFP_WRITE": ___GFP_WRITE,
+    "__GFP_NOWARN": ___GFP_NOWARN,
+    "__GFP_RETRY_MAYFAIL": ___GFP_RETRY_MAYFAIL,
+    "__GFP_NOFAIL": ___GFP_NOFAIL,
+    "__GFP_NORETRY": ___GFP_NORETRY,
+    "__GFP_MEMALLOC": ___GFP_MEMALLOC,
+    "__GFP_COMP": ___GFP_COMP,
+    "__GFP_NOMEMALLOC": ___GFP_NOMEMALLOC,
+    "__GFP_HARDWALL": ___GFP_HARDWALL,
+    "__GFP_THISNODE": ___GFP_THISNODE,
+    "__GFP_ACCOUNT": ___GFP_ACCOUNT,
+    "GFP_ATOMIC": GFP_ATOMIC,
+    "GFP_KERNEL": GFP_KERNEL,
+    "GFP_KERNEL_ACCOUNT": GFP_KERNEL | ___GFP_ACCOUNT,
+    "GFP_NOWAIT": GFP_NOWAIT,
+    "GFP_NOIO": GFP_NOIO,
+    "GFP_NOFS": GFP_NOFS,
+    "GFP_USER": GFP_USER,
+    "GFP_HIGHUSER": GFP_HIGHUSER,
+    "GFP_HIGHUSER_MOVABLE": GFP_HIGHUSER_MOVABLE,
+    "GFP_TRANSHUGE_LIGHT": GFP_HIGHUSER_MOVABLE | ___GFP_COMP | ___GFP_NOMEMALLOC | ___GFP_NOWARN,
+}
+
+# ---------------------------------------------------------------------------------------------
+# alloc_flags, mm/internal.h (v5.9)
+ALLOC_WMARK_MIN = 0x00
+ALLOC_WMARK_LOW = 0x01
+ALLOC_WMARK_HIGH = 0x02
+ALLOC_NO_WATERMARKS = 0x04
+ALLOC_WMARK_MASK = ALLOC_NO_WATERMARKS - 1
+ALLOC_OOM = 0x08
+ALLOC_HARDER = 0x10
+ALLOC_HIGH = 0x20
+ALLOC_CPUSET = 0x40
+ALLOC_CMA = 0x80
+ALLOC_NOFRAGMENT = 0x100
+ALLOC_KSWAPD = 0x800
+
+# Watermark indices (enum zone_watermarks)
+WMARK_MIN = 0
+WMARK_LOW = 1
+WMARK_HIGH = 2
+
+# ---------------------------------------------------------------------------------------------
+# Page flags of the simulated struct page (a uint16 per page). PG_buddy is the kernel's
+# PageBuddy page type; PG_pcp is simulator bookkeeping for "sits on a per-CPU list" (the kernel
+# knows it only as refcount 0 and not PageBuddy). The others mirror include/linux/page-flags.h.
+PG_buddy = 1 << 0
+PG_pcp = 1 << 1
+PG_lru = 1 << 2
+PG_movable = 1 << 3  # __PageMovable: non-LRU movable (zsmalloc, balloon)
+PG_reserved = 1 << 4
+PG_slab = 1 << 5
+PG_anon = 1 << 6
+PG_dirty = 1 << 7
+PG_writeback = 1 << 8
+PG_locked = 1 << 9
+PG_head = 1 << 10  # first page of an allocation of order > 0
+PG_pagetable = 1 << 11
+
+PAGE_FLAG_NAMES = {
+    "buddy": PG_buddy,
+    "pcp": PG_pcp,
+    "lru": PG_lru,
+    "movable": PG_movable,
+    "reserved": PG_reserved,
+    "slab": PG_slab,
+    "anon": PG_anon,
+    "dirty": PG_dirty,
+    "writeback": PG_writeback,
+    "locked": PG_locked,
+    "head": PG_head,
+    "pagetable": PG_pagetable,
+}
+
+# No page / empty list / failed allocation.
+NO_PAGE = -1

@@ -1,0 +1,313 @@
+"""Allocation and free entry points: gfp handling, watermarks, ``rmqueue``, ``alloc_pages``.
+
+Mirrors ``mm/page_alloc.c`` of Linux v5.9: ``gfp_migratetype``, ``current_alloc_flags``,
+``alloc_flags_nofragment``, ``gfp_to_alloc_flags``, ``__zone_watermark_ok``,
+``zone_watermark_fast``, ``rmqueue``, ``reserve_highatomic_pageblock``,
+``get_page_from_freelist``, ``__alloc_pages_nodemask`` and ``__free_pages``.
+
+The slow path here holds the steps the model has so far (wake kswapd, retry at the MIN
+watermark with the slow path's flags); direct reclaim and compaction (``kernel-model.md`` §5)
+plug in after that retry.
+"""
+
+import numpy as np
+from numba import njit
+
+from .buddy import (
+    free_one_page,
+    get_pageblock_migratetype,
+    mod_zone_freepage_state,
+    move_freepages_block,
+    pageblock_nr_pages,
+    rmqueue_,
+    rmqueue_smallest,
+    set_pageblock_migratetype,
+)
+from .constants import (
+    ___GFP_ATOMIC,
+    ___GFP_DIRECT_RECLAIM,
+    ___GFP_HIGH,
+    ___GFP_KSWAPD_RECLAIM,
+    ___GFP_NOMEMALLOC,
+    ALLOC_CMA,
+    ALLOC_CPUSET,
+    ALLOC_HARDER,
+    ALLOC_HIGH,
+    ALLOC_KSWAPD,
+    ALLOC_NO_WATERMARKS,
+    ALLOC_NOFRAGMENT,
+    ALLOC_OOM,
+    ALLOC_WMARK_LOW,
+    ALLOC_WMARK_MASK,
+    ALLOC_WMARK_MIN,
+    GFP_MOVABLE_MASK,
+    GFP_MOVABLE_SHIFT,
+    MAX_ORDER,
+    MIGRATE_CMA,
+    MIGRATE_HIGHATOMIC,
+    MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
+    MIGRATE_PCPTYPES,
+    NO_PAGE,
+    PG_head,
+)
+from .lists import free_list_slot, list_empty
+from .pcp import free_unref_page, rmqueue_pcplist
+from .state import (
+    Z_ALLOC_NOFRAGMENT,
+    Z_FLAGS,
+    Z_MANAGED,
+    Z_NR_PAGES,
+    Z_NR_RESERVED_HIGHATOMIC,
+    Z_WATERMARK_BOOST,
+    Z_WMARK,
+    ZONE_BOOSTED_WATERMARK,
+)
+from .vmstat import (
+    NR_FREE_CMA_PAGES,
+    NR_FREE_PAGES,
+    PGALLOC,
+    PGALLOC_CMA,
+    PGFREE,
+    SIM_ALLOC_FAIL,
+    SIM_HIGHATOMIC_RESERVE,
+    SIM_KSWAPD_WAKE,
+    SIM_WMARK_FAIL,
+)
+
+
+# --- gfp -> migratetype and alloc_flags --------------------------------------------------------
+@njit(cache=True)
+def gfp_migratetype(gfp):
+    """``gfp_migratetype``: __GFP_MOVABLE → MOVABLE, __GFP_RECLAIMABLE → RECLAIMABLE."""
+    return (gfp & GFP_MOVABLE_MASK) >> GFP_MOVABLE_SHIFT
+
+
+@njit(cache=True)
+def current_alloc_flags(gfp, alloc_flags):
+    """``current_alloc_flags`` (v5.9): movable requests may use CMA (no PF_MEMALLOC_NOCMA)."""
+    if gfp_migratetype(gfp) == MIGRATE_MOVABLE:
+        alloc_flags |= ALLOC_CMA
+    return alloc_flags
+
+
+@njit(cache=True)
+def alloc_flags_nofragment(s, gfp):
+    """``alloc_flags_nofragment``: ALLOC_KSWAPD, and ALLOC_NOFRAGMENT for ZONE_NORMAL.
+
+    NOFRAGMENT applies when the preferred zone is ZONE_NORMAL with a DMA32 zone below it;
+    the machine config says whether the modelled zone is such a zone.
+    """
+    alloc_flags = gfp & ___GFP_KSWAPD_RECLAIM  # == ALLOC_KSWAPD, as the kernel relies on
+    if s.zone[Z_ALLOC_NOFRAGMENT] != 0:
+        alloc_flags |= ALLOC_NOFRAGMENT
+    return alloc_flags
+
+
+@njit(cache=True)
+def gfp_to_alloc_flags(gfp):
+    """``gfp_to_alloc_flags`` (v5.9): the slow path's flags (MIN watermark)."""
+    alloc_flags = ALLOC_WMARK_MIN | ALLOC_CPUSET
+    alloc_flags |= gfp & (___GFP_HIGH | ___GFP_KSWAPD_RECLAIM)  # == ALLOC_HIGH | ALLOC_KSWAPD
+    if gfp & ___GFP_ATOMIC:
+        if not (gfp & ___GFP_NOMEMALLOC):
+            alloc_flags |= ALLOC_HARDER
+        alloc_flags &= ~ALLOC_CPUSET
+    return current_alloc_flags(gfp, alloc_flags)
+
+
+# --- watermarks ------------------------------------------------------------------------------
+@njit(cache=True)
+def wmark_pages(s, i):
+    """``wmark_pages``: watermark i (MIN/LOW/HIGH) plus the current boost."""
+    return s.zone[Z_WMARK + i] + s.zone[Z_WATERMARK_BOOST]
+
+
+@njit(cache=True)
+def zone_watermark_unusable_free(s, order, alloc_flags):
+    """``__zone_watermark_unusable_free`` (v5.9): free pages this request may not count."""
+    unusable = (np.int64(1) << order) - 1
+    if (alloc_flags & (ALLOC_HARDER | ALLOC_OOM)) == 0:
+        unusable += s.zone[Z_NR_RESERVED_HIGHATOMIC]
+    if not (alloc_flags & ALLOC_CMA):
+        unusable += s.vmstat[NR_FREE_CMA_PAGES]
+    return unusable
+
+
+@njit(cache=True)
+def zone_watermark_ok_(s, order, mark, alloc_flags, free_pages):
+    """``__zone_watermark_ok`` (v5.9): order-0 headroom, then a suitable free block ≥ order."""
+    minimum = mark
+    alloc_harder = (alloc_flags & (ALLOC_HARDER | ALLOC_OOM)) != 0
+    free_pages -= zone_watermark_unusable_free(s, order, alloc_flags)
+    if alloc_flags & ALLOC_HIGH:
+        minimum -= minimum // 2
+    if alloc_flags & ALLOC_OOM:
+        minimum -= minimum // 2
+    elif alloc_harder:
+        minimum -= minimum // 4
+    if free_pages <= minimum:
+        return False
+    if order == 0:
+        return True
+    for o in range(order, MAX_ORDER):
+        if s.nr_free[o] == 0:
+            continue
+        for mt in range(MIGRATE_PCPTYPES):
+            if not list_empty(s, free_list_slot(s, mt, o)):
+                return True
+        if (alloc_flags & ALLOC_CMA) and not list_empty(s, free_list_slot(s, MIGRATE_CMA, o)):
+            return True
+        if alloc_harder and not list_empty(s, free_list_slot(s, MIGRATE_HIGHATOMIC, o)):
+            return True
+    return False
+
+
+@njit(cache=True)
+def zone_watermark_ok(s, order, mark, alloc_flags):
+    """``zone_watermark_ok``: ``__zone_watermark_ok`` on NR_FREE_PAGES."""
+    return zone_watermark_ok_(s, order, mark, alloc_flags, s.vmstat[NR_FREE_PAGES])
+
+
+@njit(cache=True)
+def zone_watermark_fast(s, gfp, order, mark, alloc_flags):
+    """``zone_watermark_fast`` (v5.9): a cheap order-0 test before the full check.
+
+    GFP_ATOMIC order-0 requests checked at the MIN watermark ignore the boost (the boost
+    exists to wake kswapd early, not to fail atomic allocations).
+    """
+    free_pages = s.vmstat[NR_FREE_PAGES]
+    if order == 0 and free_pages - zone_watermark_unusable_free(s, 0, alloc_flags) > mark:
+        return True
+    if zone_watermark_ok_(s, order, mark, alloc_flags, free_pages):
+        return True
+    if (
+        order == 0
+        and (gfp & ___GFP_ATOMIC) != 0
+        and s.zone[Z_WATERMARK_BOOST] != 0
+        and (alloc_flags & ALLOC_WMARK_MASK) == ALLOC_WMARK_MIN
+    ):
+        return zone_watermark_ok_(s, order, s.zone[Z_WMARK], alloc_flags, free_pages)
+    return False
+
+
+# --- rmqueue ---------------------------------------------------------------------------------
+@njit(cache=True)
+def wakeup_kswapd(s):
+    """``wakeup_kswapd``: counted here; kswapd's reclaim runs with the workload's clock."""
+    s.vmstat[SIM_KSWAPD_WAKE] += 1
+
+
+@njit(cache=True)
+def rmqueue(s, cpu, order, migratetype, alloc_flags):
+    """``rmqueue`` (v5.9): pcp lists for order 0, the buddy (zone->lock) otherwise.
+
+    A MOVABLE order-0 request that may not use CMA bypasses the pcp lists, since those can hold
+    CMA pages (v5.9's ALLOC_CMA change).
+    """
+    if order == 0 and ((alloc_flags & ALLOC_CMA) != 0 or migratetype != MIGRATE_MOVABLE):
+        pfn = rmqueue_pcplist(s, cpu, migratetype, alloc_flags)
+    else:
+        pfn = np.int64(NO_PAGE)
+        if order > 0 and (alloc_flags & ALLOC_HARDER):
+            pfn = rmqueue_smallest(s, order, MIGRATE_HIGHATOMIC)
+        if pfn == NO_PAGE:
+            pfn = rmqueue_(s, order, migratetype, alloc_flags)
+        if pfn != NO_PAGE:
+            mod_zone_freepage_state(s, -(np.int64(1) << order), np.int64(s.pcpmt[pfn]))
+    if pfn != NO_PAGE:
+        s.vmstat[PGALLOC] += np.int64(1) << order
+        if s.pcpmt[pfn] == MIGRATE_CMA:
+            s.vmstat[PGALLOC_CMA] += np.int64(1) << order
+    if s.zone[Z_FLAGS] & ZONE_BOOSTED_WATERMARK:
+        s.zone[Z_FLAGS] &= ~ZONE_BOOSTED_WATERMARK
+        wakeup_kswapd(s)
+    return pfn
+
+
+@njit(cache=True)
+def reserve_highatomic_pageblock(s, pfn):
+    """``reserve_highatomic_pageblock``: keep a pageblock for high-order atomic requests."""
+    pbn = pageblock_nr_pages(s)
+    max_managed = s.zone[Z_MANAGED] // 100 + pbn
+    if s.zone[Z_NR_RESERVED_HIGHATOMIC] >= max_managed:
+        return
+    mt = get_pageblock_migratetype(s, pfn)
+    if mt != MIGRATE_HIGHATOMIC and mt != MIGRATE_ISOLATE and mt != MIGRATE_CMA:
+        s.zone[Z_NR_RESERVED_HIGHATOMIC] += pbn
+        set_pageblock_migratetype(s, pfn, MIGRATE_HIGHATOMIC)
+        move_freepages_block(s, pfn, MIGRATE_HIGHATOMIC)
+        s.vmstat[SIM_HIGHATOMIC_RESERVE] += 1
+
+
+@njit(cache=True)
+def prep_new_page(s, pfn, order):
+    """``prep_new_page``: the head remembers the allocation order (compound_order)."""
+    s.order[pfn] = order
+    if order > 0:
+        s.flags[pfn] |= PG_head
+
+
+@njit(cache=True)
+def get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags):
+    """``get_page_from_freelist`` (v5.9, one zone): watermark check, then ``rmqueue``."""
+    while True:
+        ok = (alloc_flags & ALLOC_NO_WATERMARKS) != 0 or zone_watermark_fast(
+            s, gfp, order, wmark_pages(s, alloc_flags & ALLOC_WMARK_MASK), alloc_flags
+        )
+        if ok:
+            pfn = rmqueue(s, cpu, order, migratetype, alloc_flags)
+            if pfn != NO_PAGE:
+                prep_new_page(s, pfn, order)
+                if order > 0 and (alloc_flags & ALLOC_HARDER):
+                    reserve_highatomic_pageblock(s, pfn)
+                return pfn
+        else:
+            s.vmstat[SIM_WMARK_FAIL] += 1
+        # "It's possible on a UMA machine to get through all zones that are fragmented."
+        if alloc_flags & ALLOC_NOFRAGMENT:
+            alloc_flags &= ~ALLOC_NOFRAGMENT
+            continue
+        return np.int64(NO_PAGE)
+
+
+@njit(cache=True)
+def alloc_pages(s, cpu, gfp, order):
+    """``__alloc_pages_nodemask`` (v5.9) on CPU ``cpu``: fast path, then the slow path.
+
+    Returns the first pfn of a 2^order block, or -1. The slow path holds the steps modelled so
+    far: wake kswapd and retry at the MIN watermark with ``gfp_to_alloc_flags``.
+    """
+    migratetype = gfp_migratetype(gfp)
+    alloc_flags = current_alloc_flags(gfp, ALLOC_WMARK_LOW)
+    alloc_flags |= alloc_flags_nofragment(s, gfp)
+    pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+    if pfn != NO_PAGE:
+        return pfn
+    # __alloc_pages_slowpath
+    alloc_flags = gfp_to_alloc_flags(gfp)
+    if alloc_flags & ALLOC_KSWAPD:
+        wakeup_kswapd(s)
+    pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+    if pfn == NO_PAGE:
+        s.vmstat[SIM_ALLOC_FAIL] += 1
+    return pfn
+
+
+@njit(cache=True)
+def free_pages_prepare(s, pfn, order):
+    """``free_pages_prepare``: clear the page flags and owner of every page of the block."""
+    for p in range(pfn, pfn + (np.int64(1) << order)):
+        s.flags[p] = 0
+        s.owner[p] = -1
+
+
+@njit(cache=True)
+def free_pages(s, cpu, pfn, order):
+    """``__free_pages`` (v5.9): order 0 via the pcp lists, larger orders to the buddy."""
+    free_pages_prepare(s, pfn, order)
+    if order == 0:
+        free_unref_page(s, cpu, pfn)
+    else:
+        s.vmstat[PGFREE] += np.int64(1) << order
+        free_one_page(s, pfn, order, get_pageblock_migratetype(s, pfn))

@@ -1,0 +1,156 @@
+"""Per-CPU page lists (order-0 only, as in v5.9): refill, free, overflow and drains.
+
+Mirrors ``rmqueue_bulk``, ``__rmqueue_pcplist``, ``free_unref_page``/``_commit``,
+``free_pcppages_bulk``, ``drain_pages_zone`` and ``drain_all_pages`` of ``mm/page_alloc.c``
+(v5.9). Why they matter for contiguous allocation: a page that sits on a pcp list is neither in
+the buddy allocator (so ``test_pages_isolated`` fails on it) nor protected (its CPU may hand it
+out again) until a drain pushes it back.
+"""
+
+import numpy as np
+from numba import njit
+
+from .buddy import free_one_page, get_pageblock_migratetype, has_isolate_pageblock, rmqueue_
+from .constants import (
+    MIGRATE_CMA,
+    MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
+    MIGRATE_PCPTYPES,
+    NO_PAGE,
+    PG_pcp,
+)
+from .lists import list_add, list_add_tail, list_del, list_empty, list_first, list_last, pcp_list_slot
+from .state import Z_NR_CPUS, Z_PCP_BATCH, Z_PCP_HIGH
+from .vmstat import (
+    NR_FREE_CMA_PAGES,
+    NR_FREE_PAGES,
+    PGFREE,
+    SIM_DRAIN_ALL_PAGES,
+    SIM_PCPU_DRAIN,
+)
+
+
+@njit(cache=True)
+def rmqueue_bulk(s, cpu, count, migratetype, alloc_flags):
+    """``rmqueue_bulk``: move up to ``count`` order-0 pages from the buddy to a pcp list's tail.
+
+    Pages go to the list of the *requested* type even when they came from CMA (their pcppage
+    migratetype says CMA), which is how CMA pages reach every movable allocation on that CPU.
+    """
+    head = pcp_list_slot(s, cpu, migratetype)
+    taken = 0
+    for _ in range(count):
+        pfn = rmqueue_(s, 0, migratetype, alloc_flags)
+        if pfn == NO_PAGE:
+            break
+        list_add_tail(s, pfn, head)
+        s.flags[pfn] |= PG_pcp
+        taken += 1
+        if s.pcpmt[pfn] == MIGRATE_CMA:
+            s.vmstat[NR_FREE_CMA_PAGES] -= 1
+    s.vmstat[NR_FREE_PAGES] -= taken
+    s.pcp_count[cpu] += taken
+    return taken
+
+
+@njit(cache=True)
+def rmqueue_pcplist(s, cpu, migratetype, alloc_flags):
+    """``__rmqueue_pcplist``: take the head of this CPU's list, refilling it by one batch."""
+    head = pcp_list_slot(s, cpu, migratetype)
+    if list_empty(s, head):
+        rmqueue_bulk(s, cpu, s.zone[Z_PCP_BATCH], migratetype, alloc_flags)
+        if list_empty(s, head):
+            return np.int64(NO_PAGE)
+    pfn = np.int64(list_first(s, head))
+    list_del(s, pfn)
+    s.flags[pfn] &= ~PG_pcp
+    s.pcp_count[cpu] -= 1
+    return pfn
+
+
+@njit(cache=True)
+def free_pcppages_bulk(s, cpu, count):
+    """``free_pcppages_bulk`` (v5.9): return ``count`` pages from a CPU's lists to the buddy.
+
+    Round-robin over the three lists starting after the last one used (MOVABLE first), taking
+    from list tails (the coldest pages); a list's turn lasts ``batch_free`` pages, which grows
+    with every empty list passed. If any pageblock is isolated the type is re-read, so pages of
+    a block isolated meanwhile land on the ISOLATE list (v5.9's ``isolated_pageblocks``).
+    The kernel collects the pages first and frees them afterwards under zone->lock; freeing in
+    collection order here is the same, since collecting does not look at the buddy.
+    """
+    count = min(count, s.pcp_count[cpu])
+    migratetype = 0
+    batch_free = 0
+    isolated_pageblocks = has_isolate_pageblock(s)
+    while count > 0:
+        while True:
+            batch_free += 1
+            migratetype += 1
+            if migratetype == MIGRATE_PCPTYPES:
+                migratetype = 0
+            head = pcp_list_slot(s, cpu, migratetype)
+            if not list_empty(s, head):
+                break
+        if batch_free == MIGRATE_PCPTYPES:
+            batch_free = count
+        while True:
+            pfn = np.int64(list_last(s, head))
+            list_del(s, pfn)
+            s.flags[pfn] &= ~PG_pcp
+            s.pcp_count[cpu] -= 1
+            mt = np.int64(s.pcpmt[pfn])
+            if isolated_pageblocks:
+                mt = get_pageblock_migratetype(s, pfn)
+            free_one_page(s, pfn, 0, mt)
+            s.vmstat[SIM_PCPU_DRAIN] += 1
+            count -= 1
+            batch_free -= 1
+            if count == 0 or batch_free == 0 or list_empty(s, head):
+                break
+
+
+@njit(cache=True)
+def free_unref_page(s, cpu, pfn):
+    """``free_unref_page`` + ``free_unref_page_commit`` (v5.9): free an order-0 page.
+
+    The pageblock type is recorded in the page; ISOLATE pages bypass the pcp lists, HIGHATOMIC
+    and CMA pages go on the MOVABLE list (keeping their recorded type for the way back).
+    """
+    migratetype = get_pageblock_migratetype(s, pfn)
+    s.pcpmt[pfn] = migratetype
+    s.vmstat[PGFREE] += 1
+    if migratetype >= MIGRATE_PCPTYPES:
+        if migratetype == MIGRATE_ISOLATE:
+            free_one_page(s, pfn, 0, migratetype)
+            return
+        migratetype = MIGRATE_MOVABLE
+    list_add(s, pfn, pcp_list_slot(s, cpu, migratetype))
+    s.flags[pfn] |= PG_pcp
+    s.pcp_count[cpu] += 1
+    if s.pcp_count[cpu] >= s.zone[Z_PCP_HIGH]:
+        free_pcppages_bulk(s, cpu, s.zone[Z_PCP_BATCH])
+
+
+@njit(cache=True)
+def drain_pages_zone(s, cpu):
+    """``drain_pages_zone``: give back everything on one CPU's lists."""
+    if s.pcp_count[cpu] > 0:
+        free_pcppages_bulk(s, cpu, s.pcp_count[cpu])
+
+
+@njit(cache=True)
+def drain_all_pages(s):
+    """``drain_all_pages(zone)`` (v5.9): drain every CPU that has pcp pages.
+
+    In the kernel this queues a work item on each such CPU and waits for all of them; what
+    that costs in time is charged by the caller through the cost model. Returns the number of
+    CPUs that had pages (the number of kworkers that had to run).
+    """
+    s.vmstat[SIM_DRAIN_ALL_PAGES] += 1
+    busy = 0
+    for cpu in range(s.zone[Z_NR_CPUS]):
+        if s.pcp_count[cpu] > 0:
+            busy += 1
+            drain_pages_zone(s, cpu)
+    return busy
