@@ -121,7 +121,7 @@ class RefZone:
     # ---------------------------------------------------------------- buddy core
     def free_one_page_(self, pfn, order, mt):
         """__free_one_page(pfn, order, mt)"""
-        if True:
+        if mt != ISOLATE:
             self._account(1 << order, mt)
         max_order = min(MAX_ORDER - 1, self.pbo)
         while True:

@@ -391,3 +391,30 @@ def test_partial_last_pageblock_is_not_stolen_whole():
     assert s["pageblock_mt"] == [M, M, M, M]
     assert s["free_lists"][(M, 0)] == [1600]
     assert s["free_lists"][(U, 2)] == [1540]
+
+
+def test_watermark_ok_reserve_adjustments():
+    z = RefZone(make_snap(blocks=[U, M, M, M], free={(U, 6): [0]}, reserved=10))
+    # free 64, mark 80: plain refuses; HARDER 80 - 20 = 60 < 64; OOM 80 - 40 = 40
+    assert not z.zone_watermark_ok_(0, 80, 0, 64)
+    assert z.zone_watermark_ok_(0, 80, C.ALLOC_HARDER, 64)
+    assert not z.zone_watermark_ok_(0, 80, C.ALLOC_HARDER, 60)
+    assert z.zone_watermark_ok_(0, 80, C.ALLOC_OOM, 41)
+    # without HARDER the highatomic reserve is subtracted: 64 - 10 = 54 <= 55
+    assert not z.zone_watermark_ok_(0, 55, 0, 64)
+    assert z.zone_watermark_ok_(0, 53, 0, 64)
+    # ALLOC_HIGH halves the mark: 100 -> 50; order 2 subtracts 3: 64 - 3 - 10 = 51 > 50
+    assert z.zone_watermark_ok_(2, 100, C.ALLOC_HIGH, 64)
+
+
+def test_boost_watermark_limits():
+    z = RefZone(make_snap(watermark=(0, 0, 500), boost_factor=15000, managed=2048))
+    assert z.boost_watermark() and z.watermark_boost == 512
+    assert z.boost_watermark() and z.watermark_boost == 750  # 500 * 15000 // 10000
+    assert z.boost_watermark() and z.watermark_boost == 750
+    z = RefZone(make_snap(watermark=(0, 0, 500), boost_factor=15000, managed=2047))
+    assert not z.boost_watermark() and z.watermark_boost == 0  # 4 * 512 > managed
+    z = RefZone(make_snap(watermark=(0, 0, 0), boost_factor=15000))
+    assert not z.boost_watermark()  # max_boost 0
+    z = RefZone(make_snap(watermark=(0, 0, 500), boost_factor=0))
+    assert not z.boost_watermark()

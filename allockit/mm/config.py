@@ -28,13 +28,12 @@ def raise_config_error(exc: ValidationError, prefix: str) -> None:
         loc = ".".join(str(p) for p in err["loc"])
         field = f"{prefix}.{loc}" if loc else prefix
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] in ("extra_forbidden",):
+        if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        value = err.get("input")
-        if msg.startswith(f"{field}:") or ":" in msg.split(" ")[0]:
+        if msg.startswith(f"{prefix}."):  # our own validators already name field and value
             lines.append(msg)
         else:
-            lines.append(f"{field}: {msg} (got {value!r})")
+            lines.append(f"{field}: {msg} (got {err.get('input')!r})")
     raise ConfigError("; ".join(lines)) from None
 
 
@@ -123,17 +122,17 @@ class MachineConfig(BaseModel):
                 f"machine.cma_size: {format_pages(self.cma_size)} is not a multiple of "
                 f"{cma_unit} pages (4 MiB, the CMA alignment max(MAX_ORDER_NR_PAGES, pageblock))"
             )
-        if self.cma_size > self.ram:
-            raise ValueError(
-                f"machine.cma_size: {format_pages(self.cma_size)} is larger than machine.ram "
-                f"({format_pages(self.ram)}); allowed: at most the RAM less the boot-reserved "
-                f"memory ({format_pages(self.ram - self.boot_reserved_pages)})"
-            )
         reserved = self.boot_reserved_pages
         if reserved >= self.ram:
             raise ValueError(
                 f"machine.kernel_reserved: boot-reserved memory ({format_pages(reserved)}) "
                 f"does not fit in machine.ram ({format_pages(self.ram)})"
+            )
+        if self.cma_size > self.ram - reserved:
+            raise ValueError(
+                f"machine.cma_size: {format_pages(self.cma_size)} is larger than machine.ram "
+                f"({format_pages(self.ram)}) less the boot-reserved memory "
+                f"({format_pages(reserved)}); allowed: at most {format_pages(self.ram - reserved)}"
             )
         if self.cma_size:
             base = self.cma_base_pfn
