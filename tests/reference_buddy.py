@@ -32,10 +32,22 @@ FALLBACKS = {
     RECLAIMABLE: (UNMOVABLE, MOVABLE),
 }
 
-_SCALARS = ("nr_pages", "pageblock_order", "nr_cpus", "pcp_batch", "pcp_high",
-            "watermark_boost", "watermark_boost_factor", "managed", "nr_reserved_highatomic",
-            "nr_isolate_pageblock", "boosted", "alloc_nofragment", "nr_free_pages",
-            "nr_free_cma_pages")
+_SCALARS = (
+    "nr_pages",
+    "pageblock_order",
+    "nr_cpus",
+    "pcp_batch",
+    "pcp_high",
+    "watermark_boost",
+    "watermark_boost_factor",
+    "managed",
+    "nr_reserved_highatomic",
+    "nr_isolate_pageblock",
+    "boosted",
+    "alloc_nofragment",
+    "nr_free_pages",
+    "nr_free_cma_pages",
+)
 
 
 class RefZone:
@@ -49,15 +61,19 @@ class RefZone:
         self.pbn = 1 << self.pbo
         self.pageblock_mt = list(snapshot["pageblock_mt"])
         fl = snapshot["free_lists"]
-        self.free = {(mt, o): list(fl.get((mt, o), ())) for mt in range(NTYPES)
-                     for o in range(MAX_ORDER)}
+        self.free = {
+            (mt, o): list(fl.get((mt, o), ())) for mt in range(NTYPES) for o in range(MAX_ORDER)
+        }
         self.buddy = {}  # first pfn of a free block -> (list mt, buddy order)  (PageBuddy)
         for (mt, o), lst in self.free.items():
             for pfn in lst:
                 self.buddy[pfn] = (mt, o)
         pl = snapshot["pcp_lists"]
-        self.pcp = {(cpu, t): list(pl.get((cpu, t), ())) for cpu in range(self.nr_cpus)
-                    for t in range(PCPTYPES)}
+        self.pcp = {
+            (cpu, t): list(pl.get((cpu, t), ()))
+            for cpu in range(self.nr_cpus)
+            for t in range(PCPTYPES)
+        }
         self.pcppage_mt = dict(snapshot["pcppage_mt"])  # "page->index"
         self.lru = set(snapshot["lru"])
         self.kswapd_wakes = 0
@@ -172,11 +188,13 @@ class RefZone:
     # ---------------------------------------------------------------- fallback
     def can_steal_fallback(self, order, start_mt):
         """can_steal_fallback(order, start_mt)"""
-        return (order >= self.pbo or order >= self.pbo // 2
-                or start_mt in (RECLAIMABLE, UNMOVABLE))
+        return order >= self.pbo or order >= self.pbo // 2 or start_mt in (RECLAIMABLE, UNMOVABLE)
 
     def find_suitable_fallback(self, order, start_mt):
-        """find_suitable_fallback(area, order, start_mt, only_stealable=false) -> (mt|-1, can_steal)"""
+        """find_suitable_fallback(area, order, start_mt, only_stealable=false).
+
+        Returns (fallback mt or -1, can_steal).
+        """
         if self._nr_free(order) == 0:
             return -1, False
         for mt in FALLBACKS[start_mt]:
@@ -420,7 +438,8 @@ class RefZone:
         """get_page_from_freelist() for the one zone"""
         while True:
             if alloc_flags & C.ALLOC_NO_WATERMARKS or self.zone_watermark_fast(
-                    order, self.wmark_pages(alloc_flags & C.ALLOC_WMARK_MASK), alloc_flags):
+                order, self.wmark_pages(alloc_flags & C.ALLOC_WMARK_MASK), alloc_flags
+            ):
                 pfn = self.rmqueue(cpu, order, mt, alloc_flags)
                 if pfn >= 0:
                     if order > 0 and alloc_flags & C.ALLOC_HARDER:

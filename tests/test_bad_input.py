@@ -3,8 +3,7 @@
 import pytest
 from conftest import small_config
 
-from allockit.mm import ConfigError, build_machine, machine_config
-from allockit.mm import api
+from allockit.mm import ConfigError, api, build_machine, machine_config
 from allockit.units import parse_size_pages
 
 

@@ -22,10 +22,10 @@ def test_seed_machine_layout():
     assert cfg.cma_base_pfn % 1024 == 0
     assert cfg.cma_base_pfn + cfg.cma_size <= 393216
     assert pageblock_counts(s)[MIGRATE_CMA] == 250
-    assert s.vmstat[NR_FREE_CMA_PAGES] == 128000
+    assert s.zone[NR_FREE_CMA_PAGES] == 128000
     reserved = int(np.count_nonzero(s.flags & PG_reserved))
     assert reserved == cfg.boot_reserved_pages
-    assert s.vmstat[NR_FREE_PAGES] == 393216 - reserved
+    assert s.zone[NR_FREE_PAGES] == 393216 - reserved
     assert s.zone[Z_MANAGED] == 393216 - reserved
 
 

@@ -64,7 +64,7 @@ def test_free_merges_buddies():
     free_one_page(s, 1, 0, MIGRATE_MOVABLE)
     assert free_list(s, MIGRATE_MOVABLE, 0) == []
     assert free_list(s, MIGRATE_MOVABLE, 1) == [0]
-    assert s.vmstat[NR_FREE_PAGES] == 2
+    assert s.zone[NR_FREE_PAGES] == 2
     check_invariants(s)
 
 
@@ -95,7 +95,7 @@ def test_merge_refused_across_isolate_boundary_above_pageblock_order():
     free_one_page(s, 512, 9, MIGRATE_MOVABLE)
     assert free_list(s, MIGRATE_ISOLATE, 9) == [0]
     assert free_list(s, MIGRATE_MOVABLE, 9) == [512]
-    assert s.vmstat[NR_FREE_PAGES] == 512  # isolated free pages are not counted
+    assert s.zone[NR_FREE_PAGES] == 512  # isolated free pages are not counted
     check_invariants(s)
 
 
@@ -184,12 +184,12 @@ def test_boost_watermark_and_kswapd_wake_on_fragmenting_fallback():
     assert pfn == 2
     assert s.zone[Z_WATERMARK_BOOST] == 512  # max(pageblock, 150 % of high)
     assert not (s.zone[Z_FLAGS] & ZONE_BOOSTED_WATERMARK)  # rmqueue consumed it ...
-    assert s.vmstat[SIM_KSWAPD_WAKE] == 1  # ... and woke kswapd
+    assert s.zone[SIM_KSWAPD_WAKE] == 1  # ... and woke kswapd
 
 
 def test_cma_used_first_when_more_than_half_of_free_is_cma():
     s = build_machine(small_config(cma_size="8M"))  # CMA 2048 of 3584 free pages
-    assert s.vmstat[NR_FREE_CMA_PAGES] > s.vmstat[NR_FREE_PAGES] // 2
+    assert s.zone[NR_FREE_CMA_PAGES] > s.zone[NR_FREE_PAGES] // 2
     pfn = alloc_pages(s, 0, GFP_HIGHUSER_MOVABLE, 1)
     assert s.pb_mt[pfn >> 9] == MIGRATE_CMA
     pfn = alloc_pages(s, 0, GFP_KERNEL, 1)
@@ -220,8 +220,8 @@ def test_movable_order0_without_alloc_cma_bypasses_pcp(small):
 
 def test_watermark_check_subtracts_cma_for_non_cma_requests():
     s = build_machine(small_config(cma_size="8M"))
-    free = int(s.vmstat[NR_FREE_PAGES])
-    cma = int(s.vmstat[NR_FREE_CMA_PAGES])
+    free = int(s.zone[NR_FREE_PAGES])
+    cma = int(s.zone[NR_FREE_CMA_PAGES])
     mark = free - cma + 10  # more than the non-CMA free pages, less than all free pages
     assert zone_watermark_ok(s, 0, mark, ALLOC_CMA)
     assert not zone_watermark_ok(s, 0, mark, 0)
@@ -269,4 +269,4 @@ def test_allocation_fails_cleanly_when_memory_is_exhausted(small, gfp):
         assert n < 5000
     check_invariants(small)
     # below the MIN watermark nothing more is handed out to a normal request
-    assert small.vmstat[NR_FREE_PAGES] <= small.zone[Z_WMARK] + small.vmstat[NR_FREE_CMA_PAGES]
+    assert small.zone[NR_FREE_PAGES] <= small.zone[Z_WMARK] + small.zone[NR_FREE_CMA_PAGES]

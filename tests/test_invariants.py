@@ -1,4 +1,4 @@
-"""The invariant checker must catch each kind of corruption (else the property tests prove nothing)."""
+"""The invariant checker must catch each kind of corruption, or property tests prove nothing."""
 
 import pytest
 from conftest import bare_state
@@ -54,7 +54,7 @@ def test_misaligned_block(s):
     s.order[67] = 1
     s.nr_free[0] -= 1
     s.nr_free[1] += 1
-    s.vmstat[NR_FREE_PAGES] += 1
+    s.zone[NR_FREE_PAGES] += 1
     corrupt_and_expect(s, 3)
 
 
@@ -70,12 +70,12 @@ def test_orphan_buddy_page(s):
 
 
 def test_free_counter_mismatch(s):
-    s.vmstat[NR_FREE_PAGES] += 1
+    s.zone[NR_FREE_PAGES] += 1
     corrupt_and_expect(s, 7)
 
 
 def test_cma_counter_mismatch(s):
-    s.vmstat[NR_FREE_CMA_PAGES] += 1
+    s.zone[NR_FREE_CMA_PAGES] += 1
     corrupt_and_expect(s, 8)
 
 
@@ -107,7 +107,7 @@ def test_unmerged_buddies(s):
     s.order[65] = 0
     list_add(s, 65, free_list_slot(s, MIGRATE_MOVABLE, 0))
     s.nr_free[0] += 1
-    s.vmstat[NR_FREE_PAGES] += 1
+    s.zone[NR_FREE_PAGES] += 1
     corrupt_and_expect(s, 13)
 
 

@@ -27,7 +27,7 @@ def test_refill_takes_one_batch_to_the_tail_in_split_order():
     assert pfn == 0
     assert pcp_list(s, 0, MIGRATE_UNMOVABLE) == [1, 2, 3]
     assert s.pcp_count[0] == 3
-    assert s.vmstat[NR_FREE_PAGES] == 4  # 8 free - batch of 4 on the pcp list
+    assert s.zone[NR_FREE_PAGES] == 4  # 8 free - batch of 4 on the pcp list
     check_invariants(s)
 
 
@@ -66,13 +66,13 @@ def test_cma_page_rides_the_movable_list_and_returns_to_cma():
     free_unref_page(s, 0, 100)
     assert pcp_list(s, 0, MIGRATE_MOVABLE) == [100]
     assert s.pcpmt[100] == MIGRATE_CMA
-    assert s.vmstat[NR_FREE_CMA_PAGES] == 0  # on a pcp list: not free for the kernel
+    assert s.zone[NR_FREE_CMA_PAGES] == 0  # on a pcp list: not free for the kernel
     # any movable order-0 allocation with ALLOC_CMA on that CPU gets it
     assert rmqueue(s, 0, 0, MIGRATE_MOVABLE, ALLOC_CMA) == 100
     free_unref_page(s, 0, 100)
     drain_all_pages(s)
     assert free_list(s, MIGRATE_CMA, 0) == [100]
-    assert s.vmstat[NR_FREE_CMA_PAGES] == 1
+    assert s.zone[NR_FREE_CMA_PAGES] == 1
     check_invariants(s)
 
 
@@ -86,7 +86,7 @@ def test_isolated_pageblock_bypasses_pcp_and_drain_rereads_type():
     assert s.pcp_count[0] == 1
     drain_all_pages(s)  # the pcp page lands on the ISOLATE list too (type re-read)
     assert sorted(free_list(s, MIGRATE_ISOLATE, 0)) == [5, 7]
-    assert s.vmstat[NR_FREE_PAGES] == 0
+    assert s.zone[NR_FREE_PAGES] == 0
     check_invariants(s)
 
 
@@ -99,4 +99,4 @@ def test_drain_all_pages_counts_busy_cpus():
     assert drain_all_pages(s) == 2
     assert drain_all_pages(s) == 0
     assert list(s.pcp_count) == [0, 0, 0, 0]
-    assert s.vmstat[NR_FREE_PAGES] == 2
+    assert s.zone[NR_FREE_PAGES] == 2

@@ -14,10 +14,28 @@ U, M, R, HA, CMA, ISO = 0, 1, 2, 3, 4, 5
 MAX_ORDER = C.MAX_ORDER
 
 
-def make_snap(nr_pages=2048, pbo=9, nr_cpus=2, batch=4, high=12, watermark=(0, 0, 0),
-              boost=0, boost_factor=0, managed=None, reserved=0, nr_isolate=0, boosted=False,
-              nofrag=False, blocks=None, free=None, pcp=None, pcppage_mt=None, lru=(),
-              nr_free=None, nr_free_cma=None):
+def make_snap(
+    nr_pages=2048,
+    pbo=9,
+    nr_cpus=2,
+    batch=4,
+    high=12,
+    watermark=(0, 0, 0),
+    boost=0,
+    boost_factor=0,
+    managed=None,
+    reserved=0,
+    nr_isolate=0,
+    boosted=False,
+    nofrag=False,
+    blocks=None,
+    free=None,
+    pcp=None,
+    pcppage_mt=None,
+    lru=(),
+    nr_free=None,
+    nr_free_cma=None,
+):
     """A snapshot with every free-list and pcp key present. `free` maps (mt, order) to a
     list; `blocks` lists pageblock types (default all MOVABLE); the free counters default
     to what the free lists hold (ISOLATE excluded)."""
@@ -33,14 +51,25 @@ def make_snap(nr_pages=2048, pbo=9, nr_cpus=2, batch=4, high=12, watermark=(0, 0
     if nr_free_cma is None:
         nr_free_cma = sum(len(v) << o for (mt, o), v in free_lists.items() if mt == CMA)
     return dict(
-        nr_pages=nr_pages, pageblock_order=pbo, nr_cpus=nr_cpus, pcp_batch=batch,
-        pcp_high=high, watermark=list(watermark), watermark_boost=boost,
+        nr_pages=nr_pages,
+        pageblock_order=pbo,
+        nr_cpus=nr_cpus,
+        pcp_batch=batch,
+        pcp_high=high,
+        watermark=list(watermark),
+        watermark_boost=boost,
         watermark_boost_factor=boost_factor,
         managed=nr_pages if managed is None else managed,
-        nr_reserved_highatomic=reserved, nr_isolate_pageblock=nr_isolate, boosted=boosted,
-        alloc_nofragment=nofrag, nr_free_pages=nr_free, nr_free_cma_pages=nr_free_cma,
+        nr_reserved_highatomic=reserved,
+        nr_isolate_pageblock=nr_isolate,
+        boosted=boosted,
+        alloc_nofragment=nofrag,
+        nr_free_pages=nr_free,
+        nr_free_cma_pages=nr_free_cma,
         pageblock_mt=list(blocks) if blocks is not None else [M] * nblocks,
-        free_lists=free_lists, pcp_lists=pcp_lists, pcppage_mt=dict(pcppage_mt or {}),
+        free_lists=free_lists,
+        pcp_lists=pcp_lists,
+        pcppage_mt=dict(pcppage_mt or {}),
         lru=set(lru),
     )
 
@@ -50,8 +79,13 @@ def nonempty(snap):
 
 
 def test_snapshot_roundtrip():
-    s = make_snap(free={(M, 10): [1024], (U, 3): [8]}, blocks=[U, M, M, M],
-                  pcp={(1, M): [600]}, pcppage_mt={600: M}, lru={5, 6})
+    s = make_snap(
+        free={(M, 10): [1024], (U, 3): [8]},
+        blocks=[U, M, M, M],
+        pcp={(1, M): [600]},
+        pcppage_mt={600: M},
+        lru={5, 6},
+    )
     z = RefZone(s)
     assert z.snapshot() == s
     z.snapshot()["free_lists"][(M, 10)].append(0)  # a deep copy
@@ -117,8 +151,13 @@ def test_expand_puts_upper_halves_at_head():
 def test_rmqueue_smallest_takes_head_of_lowest_order():
     z = RefZone(make_snap(free={(M, 3): [0, 8], (M, 5): [32]}))
     assert z.rmqueue_smallest_(0, M) == 0
-    assert nonempty(z.snapshot()) == {(M, 0): [1], (M, 1): [2], (M, 2): [4], (M, 3): [8],
-                                      (M, 5): [32]}
+    assert nonempty(z.snapshot()) == {
+        (M, 0): [1],
+        (M, 1): [2],
+        (M, 2): [4],
+        (M, 3): [8],
+        (M, 5): [32],
+    }
     assert z.pcppage_mt[0] == M
     assert z.rmqueue_smallest_(4, M) == 32
     assert z.free[(M, 4)] == [48]
@@ -139,8 +178,16 @@ def test_movable_steals_smallest_order_single_block():
 
 def test_movable_steals_whole_block_with_movable_majority_and_boosts():
     lru = set(range(200, 500))  # 300 LRU pages in block 0
-    z = RefZone(make_snap(blocks=[U, M, M, M], free={(U, 4): [16], (U, 0): [5]}, lru=lru,
-                          watermark=(50, 80, 100), boost_factor=15000, managed=2048))
+    z = RefZone(
+        make_snap(
+            blocks=[U, M, M, M],
+            free={(U, 4): [16], (U, 0): [5]},
+            lru=lru,
+            watermark=(50, 80, 100),
+            boost_factor=15000,
+            managed=2048,
+        )
+    )
     pfn = z.rmqueue(1, 0, M, C.ALLOC_WMARK_LOW | C.ALLOC_KSWAPD)
     # order 4 >= pbo/2 -> whole block: free 17 + alike 300 >= 256 -> MOVABLE; both free
     # blocks moved to the MOVABLE lists; smallest then takes pfn 5 at order 0.
@@ -175,8 +222,15 @@ def test_unmovable_does_not_claim_pageblock_below_half():
     s = z.snapshot()
     assert s["pageblock_mt"] == [M, M, M, M]
     # the free blocks were moved to UNMOVABLE anyway; 384 split with halves at the head
-    assert nonempty(s) == {(U, 7): [256], (U, 5): [416], (U, 4): [400], (U, 3): [392],
-                           (U, 2): [388], (U, 1): [386], (U, 0): [385]}
+    assert nonempty(s) == {
+        (U, 7): [256],
+        (U, 5): [416],
+        (U, 4): [400],
+        (U, 3): [392],
+        (U, 2): [388],
+        (U, 1): [386],
+        (U, 0): [385],
+    }
 
 
 def test_steal_order_ge_pageblock_retypes_all_covered_blocks():
@@ -206,8 +260,9 @@ def test_cma_more_than_half_rule():
 
 
 def test_movable_order0_without_alloc_cma_bypasses_pcp():
-    s = make_snap(blocks=[M, M, CMA, CMA], free={(M, 0): [5]}, pcp={(0, M): [1024]},
-                  pcppage_mt={1024: CMA})
+    s = make_snap(
+        blocks=[M, M, CMA, CMA], free={(M, 0): [5]}, pcp={(0, M): [1024]}, pcppage_mt={1024: CMA}
+    )
     z = RefZone(s)
     assert z.rmqueue(0, 0, M, C.ALLOC_WMARK_LOW) == 5
     assert z.pcp[(0, M)] == [1024]
@@ -232,8 +287,9 @@ def test_pcp_refill_takes_batch_pages_to_tail():
 def test_rmqueue_bulk_cma_counter_drops_per_page_free_counter_after():
     # free = 8 CMA + 6 MOVABLE = 14. Page 1: 8 > 7 -> CMA; then CMA = 7 while NR_FREE_PAGES
     # is still 14 until the end of the bulk, so 7 > 7 fails: the rest come from MOVABLE.
-    z = RefZone(make_snap(blocks=[M, M, M, CMA], free={(CMA, 3): [1536], (M, 2): [0],
-                                                       (M, 1): [4]}, batch=4))
+    z = RefZone(
+        make_snap(blocks=[M, M, M, CMA], free={(CMA, 3): [1536], (M, 2): [0], (M, 1): [4]}, batch=4)
+    )
     assert z.rmqueue(0, 0, M, C.ALLOC_CMA) == 1536
     assert z.pcp[(0, M)] == [4, 5, 0]
     assert z.nr_free_cma_pages == 7 and z.nr_free_pages == 10
@@ -241,9 +297,13 @@ def test_rmqueue_bulk_cma_counter_drops_per_page_free_counter_after():
 
 
 def test_pcp_overflow_frees_batch_round_robin_from_movable_tail():
-    s = make_snap(blocks=[U, M, M, M], batch=4, high=6,
-                  pcp={(0, U): [10, 12], (0, M): [520, 522, 524]},
-                  pcppage_mt={10: U, 12: U, 520: M, 522: M, 524: M})
+    s = make_snap(
+        blocks=[U, M, M, M],
+        batch=4,
+        high=6,
+        pcp={(0, U): [10, 12], (0, M): [520, 522, 524]},
+        pcppage_mt={10: U, 12: U, 520: M, 522: M, 524: M},
+    )
     z = RefZone(s)
     z.free_pages(0, 600, 0)  # count 6 >= high -> free_pcppages_bulk(4)
     s = z.snapshot()
@@ -291,8 +351,9 @@ def test_isolated_page_frees_straight_to_buddy_unaccounted():
 
 
 def test_drain_rereads_pageblock_type_when_zone_has_isolation():
-    s = make_snap(blocks=[ISO, M, M, M], nr_isolate=1, pcp={(0, M): [7, 600]},
-                  pcppage_mt={7: M, 600: M})
+    s = make_snap(
+        blocks=[ISO, M, M, M], nr_isolate=1, pcp={(0, M): [7, 600]}, pcppage_mt={7: M, 600: M}
+    )
     z = RefZone(s)
     z.drain_all_pages()
     assert nonempty(z.snapshot()) == {(ISO, 0): [7], (M, 0): [600]}
@@ -314,8 +375,9 @@ def test_watermark_refusal():
 
 
 def test_watermark_boost_counts_and_cma_excluded():
-    z = RefZone(make_snap(blocks=[U, M, M, M], free={(U, 6): [0]}, watermark=(10, 50, 60),
-                          boost=20))
+    z = RefZone(
+        make_snap(blocks=[U, M, M, M], free={(U, 6): [0]}, watermark=(10, 50, 60), boost=20)
+    )
     assert not z.zone_watermark_fast(0, z.wmark_pages(C.WMARK_LOW), 0)  # 64 > 70 fails
     assert z.zone_watermark_fast(0, z.wmark_pages(C.WMARK_MIN), 0)  # 64 > 30
     z = RefZone(make_snap(blocks=[M, M, M, CMA], free={(M, 5): [0], (CMA, 5): [1536]}))
@@ -335,8 +397,7 @@ def test_atomic_high_order_reserves_highatomic_pageblock():
     s = z.snapshot()
     assert s["pageblock_mt"][0] == HA
     assert s["nr_reserved_highatomic"] == 512
-    assert nonempty(s) == {(HA, 1): [2], (HA, 2): [4], (HA, 3): [8], (HA, 4): [16],
-                           (HA, 5): [32]}
+    assert nonempty(s) == {(HA, 1): [2], (HA, 2): [4], (HA, 3): [8], (HA, 4): [16], (HA, 5): [32]}
     assert s["nr_free_pages"] == 62
     # ALLOC_HARDER order-1 requests use the HIGHATOMIC list first
     assert z.rmqueue(0, 1, U, C.ALLOC_HARDER) == 2

@@ -19,11 +19,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from .buddy import free_one_page, set_pageblock_migratetype
 from .config import MachineConfig
-from .constants import MAX_ORDER, MIGRATE_CMA, MIGRATE_MOVABLE, MIGRATE_PCPTYPES, PAGE_SIZE, PG_reserved
+from .constants import (
+    MAX_ORDER,
+    MIGRATE_CMA,
+    MIGRATE_MOVABLE,
+    MIGRATE_PCPTYPES,
+    PAGE_SIZE,
+    PG_reserved,
+)
+from .jit import mm_jit
 from .state import (
     Z_ALLOC_NOFRAGMENT,
     Z_CMA_BASE,
@@ -41,7 +48,7 @@ from .state import (
 )
 
 
-@njit(cache=True)
+@mm_jit
 def free_pages_memory(s, start, end, migratetype):
     """``__free_pages_memory``: free [start, end) in aligned blocks of the largest fitting order.
 
@@ -60,7 +67,7 @@ def free_pages_memory(s, start, end, migratetype):
     return end - start
 
 
-@njit(cache=True)
+@mm_jit
 def init_cma_reserved_pageblocks(s, base, count, pageblock_order):
     """``init_cma_reserved_pageblock`` for each pageblock of the area: type CMA, then free."""
     pbn = np.int64(1) << pageblock_order
@@ -117,7 +124,7 @@ def build_machine(cfg: MachineConfig) -> MachineState:
     s = allocate_state(cfg.ram, pbo, cfg.nr_cpus, cma_bits)
     s.pb_mt[:] = MIGRATE_MOVABLE  # memmap_init_zone
     reserved = cfg.boot_reserved_pages
-    s.flags[:reserved] = PG_reserved
+    s.flags[:reserved] = PG_reserved  # a view on the page records
     z = s.zone
     z[Z_KERNEL] = cfg.kernel_code
     z[Z_WATERMARK_BOOST_FACTOR] = cfg.watermark_boost_factor

@@ -7,7 +7,6 @@ kernel's without leading underscores. Nothing here takes a lock or charges time:
 """
 
 import numpy as np
-from numba import njit
 
 from .constants import (
     ALLOC_CMA,
@@ -25,10 +24,12 @@ from .constants import (
     PG_lru,
     PG_movable,
 )
+from .jit import mm_jit, mm_jit_inline
 from .lists import free_list_slot, list_add, list_add_tail, list_del, list_empty, list_first
 from .state import (
     Z_FLAGS,
     Z_MANAGED,
+    Z_NR_FREE,
     Z_NR_ISOLATE_PAGEBLOCK,
     Z_NR_PAGES,
     Z_PAGEBLOCK_ORDER,
@@ -57,29 +58,29 @@ FALLBACKS = np.array(
 
 
 # --- pageblock flags (include/linux/pageblock-flags.h) ---------------------------------------
-@njit(cache=True)
+@mm_jit_inline
 def pageblock_order(s):
     return s.zone[Z_PAGEBLOCK_ORDER]
 
 
-@njit(cache=True)
+@mm_jit_inline
 def pageblock_nr_pages(s):
     return np.int64(1) << s.zone[Z_PAGEBLOCK_ORDER]
 
 
-@njit(cache=True)
+@mm_jit_inline
 def get_pageblock_migratetype(s, pfn):
     """``get_pageblock_migratetype`` / ``get_pfnblock_migratetype``."""
     return np.int64(s.pb_mt[pfn >> s.zone[Z_PAGEBLOCK_ORDER]])
 
 
-@njit(cache=True)
+@mm_jit_inline
 def set_pageblock_migratetype(s, pfn, migratetype):
     """``set_pageblock_migratetype``."""
     s.pb_mt[pfn >> s.zone[Z_PAGEBLOCK_ORDER]] = migratetype
 
 
-@njit(cache=True)
+@mm_jit
 def change_pageblock_range(s, pfn, start_order, migratetype):
     """``change_pageblock_range``: retype every pageblock covered by a block of ``start_order``."""
     nr_pageblocks = np.int64(1) << max(start_order - s.zone[Z_PAGEBLOCK_ORDER], 0)
@@ -88,68 +89,68 @@ def change_pageblock_range(s, pfn, start_order, migratetype):
         set_pageblock_migratetype(s, pfn + i * pbn, migratetype)
 
 
-@njit(cache=True)
+@mm_jit_inline
 def has_isolate_pageblock(s):
     """``has_isolate_pageblock``: any pageblock of the zone is MIGRATE_ISOLATE."""
     return s.zone[Z_NR_ISOLATE_PAGEBLOCK] > 0
 
 
 # --- counters ----------------------------------------------------------------------------------
-@njit(cache=True)
+@mm_jit_inline
 def mod_zone_freepage_state(s, nr_pages, migratetype):
     """``__mod_zone_freepage_state``: NR_FREE_PAGES, and NR_FREE_CMA_PAGES for CMA."""
-    s.vmstat[NR_FREE_PAGES] += nr_pages
+    s.zone[NR_FREE_PAGES] += nr_pages
     if migratetype == MIGRATE_CMA:
-        s.vmstat[NR_FREE_CMA_PAGES] += nr_pages
+        s.zone[NR_FREE_CMA_PAGES] += nr_pages
 
 
 # --- free lists (add_to_free_list & co., v5.9) ----------------------------------------------
-@njit(cache=True)
+@mm_jit_inline
 def page_is_buddy(s, buddy_pfn, order):
     """``page_is_buddy``: the pfn is in the zone, PageBuddy, and of exactly this order."""
     if buddy_pfn >= s.zone[Z_NR_PAGES]:
         return False
-    return (s.flags[buddy_pfn] & PG_buddy) != 0 and s.order[buddy_pfn] == order
+    return (s.page[buddy_pfn].flags & PG_buddy) != 0 and s.page[buddy_pfn].order == order
 
 
-@njit(cache=True)
+@mm_jit_inline
 def set_buddy_order(s, pfn, order):
     """``set_buddy_order``: mark the first page of a free block (``__SetPageBuddy``)."""
-    s.order[pfn] = order
-    s.flags[pfn] |= PG_buddy
+    s.page[pfn].order = order
+    s.page[pfn].flags |= PG_buddy
 
 
-@njit(cache=True)
+@mm_jit_inline
 def add_to_free_list(s, pfn, order, migratetype):
     """``add_to_free_list``: head insertion; ``nr_free`` +1."""
     list_add(s, pfn, free_list_slot(s, migratetype, order))
-    s.nr_free[order] += 1
+    s.zone[Z_NR_FREE + order] += 1
 
 
-@njit(cache=True)
+@mm_jit_inline
 def add_to_free_list_tail(s, pfn, order, migratetype):
     """``add_to_free_list_tail``."""
     list_add_tail(s, pfn, free_list_slot(s, migratetype, order))
-    s.nr_free[order] += 1
+    s.zone[Z_NR_FREE + order] += 1
 
 
-@njit(cache=True)
+@mm_jit_inline
 def move_to_free_list(s, pfn, order, migratetype):
     """``move_to_free_list``: ``list_move`` to the head of another type's list."""
     list_del(s, pfn)
     list_add(s, pfn, free_list_slot(s, migratetype, order))
 
 
-@njit(cache=True)
+@mm_jit_inline
 def del_page_from_free_list(s, pfn, order):
     """``del_page_from_free_list``: unlink, clear PageBuddy, ``nr_free`` −1."""
     list_del(s, pfn)
-    s.flags[pfn] &= ~PG_buddy
-    s.nr_free[order] -= 1
+    s.page[pfn].flags &= ~PG_buddy
+    s.zone[Z_NR_FREE + order] -= 1
 
 
 # --- freeing -------------------------------------------------------------------------------
-@njit(cache=True)
+@mm_jit_inline
 def buddy_merge_likely(s, pfn, buddy_pfn, order):
     """``buddy_merge_likely`` (v5.9): is the block one merge away from a free order+1 buddy?
 
@@ -163,7 +164,7 @@ def buddy_merge_likely(s, pfn, buddy_pfn, order):
     return page_is_buddy(s, higher_buddy, order + 1)
 
 
-@njit(cache=True)
+@mm_jit
 def free_one_page(s, pfn, order, migratetype):
     """``__free_one_page`` (v5.9): merge with free buddies and queue the result.
 
@@ -207,7 +208,7 @@ def free_one_page(s, pfn, order, migratetype):
 
 
 # --- allocation ----------------------------------------------------------------------------
-@njit(cache=True)
+@mm_jit
 def expand(s, pfn, low, high, migratetype):
     """``expand``: split a block of order ``high``; upper halves go to the list heads."""
     size = np.int64(1) << high
@@ -218,7 +219,7 @@ def expand(s, pfn, low, high, migratetype):
         set_buddy_order(s, pfn + size, high)
 
 
-@njit(cache=True)
+@mm_jit
 def rmqueue_smallest(s, order, migratetype):
     """``__rmqueue_smallest``: first-fit from the smallest order of this type's lists."""
     for current_order in range(order, MAX_ORDER):
@@ -228,12 +229,12 @@ def rmqueue_smallest(s, order, migratetype):
         pfn = np.int64(list_first(s, head))
         del_page_from_free_list(s, pfn, current_order)
         expand(s, pfn, order, current_order, migratetype)
-        s.pcpmt[pfn] = migratetype  # set_pcppage_migratetype
+        s.page[pfn].pcpmt = migratetype  # set_pcppage_migratetype
         return pfn
     return np.int64(NO_PAGE)
 
 
-@njit(cache=True)
+@mm_jit_inline
 def can_steal_fallback(s, order, start_mt):
     """``can_steal_fallback``: may the whole pageblock be taken over?"""
     pbo = pageblock_order(s)
@@ -242,13 +243,13 @@ def can_steal_fallback(s, order, start_mt):
     return order >= pbo // 2 or start_mt == MIGRATE_RECLAIMABLE or start_mt == MIGRATE_UNMOVABLE
 
 
-@njit(cache=True)
+@mm_jit
 def find_suitable_fallback(s, order, migratetype, only_stealable):
     """``find_suitable_fallback``: first fallback type with a free block of this order.
 
     Returns ``(fallback_mt, can_steal)``; fallback_mt is -1 when there is none.
     """
-    if s.nr_free[order] == 0:
+    if s.zone[Z_NR_FREE + order] == 0:
         return np.int64(-1), False
     can_steal = False
     for i in range(FALLBACKS.shape[1]):
@@ -264,7 +265,7 @@ def find_suitable_fallback(s, order, migratetype, only_stealable):
     return np.int64(-1), can_steal
 
 
-@njit(cache=True)
+@mm_jit
 def boost_watermark(s):
     """``boost_watermark``: raise the boost by one pageblock after a fragmenting fallback."""
     factor = s.zone[Z_WATERMARK_BOOST_FACTOR]
@@ -278,11 +279,11 @@ def boost_watermark(s):
         return False
     max_boost = max(pbn, max_boost)
     s.zone[Z_WATERMARK_BOOST] = min(s.zone[Z_WATERMARK_BOOST] + pbn, max_boost)
-    s.vmstat[SIM_WATERMARK_BOOST] += 1
+    s.zone[SIM_WATERMARK_BOOST] += 1
     return True
 
 
-@njit(cache=True)
+@mm_jit
 def move_freepages_block(s, pfn, migratetype):
     """``move_freepages_block``: move every free block of ``pfn``'s pageblock to another list.
 
@@ -296,22 +297,22 @@ def move_freepages_block(s, pfn, migratetype):
     movable = 0
     p = start
     while p < end:
-        if (s.flags[p] & PG_buddy) == 0:
-            if (s.flags[p] & (PG_lru | PG_movable)) != 0:
+        if (s.page[p].flags & PG_buddy) == 0:
+            if (s.page[p].flags & (PG_lru | PG_movable)) != 0:
                 movable += 1
             p += 1
             continue
-        order = np.int64(s.order[p])
+        order = np.int64(s.page[p].order)
         move_to_free_list(s, p, order, migratetype)
         p += np.int64(1) << order
         moved += np.int64(1) << order
     return moved, movable
 
 
-@njit(cache=True)
+@mm_jit
 def steal_suitable_fallback(s, pfn, alloc_flags, start_type, whole_block):
     """``steal_suitable_fallback`` (v5.9): move the stolen block, maybe claim its pageblock."""
-    current_order = np.int64(s.order[pfn])
+    current_order = np.int64(s.page[pfn].order)
     old_block_type = get_pageblock_migratetype(s, pfn)
     pbo = pageblock_order(s)
     if old_block_type == MIGRATE_HIGHATOMIC:
@@ -319,7 +320,7 @@ def steal_suitable_fallback(s, pfn, alloc_flags, start_type, whole_block):
         return
     if current_order >= pbo:
         change_pageblock_range(s, pfn, current_order, start_type)
-        s.vmstat[SIM_PAGEBLOCK_STEAL] += 1
+        s.zone[SIM_PAGEBLOCK_STEAL] += 1
         move_to_free_list(s, pfn, current_order, start_type)
         return
     if boost_watermark(s) and (alloc_flags & ALLOC_KSWAPD) != 0:
@@ -339,10 +340,10 @@ def steal_suitable_fallback(s, pfn, alloc_flags, start_type, whole_block):
         return
     if free_pages + alike_pages >= (np.int64(1) << (pbo - 1)):
         set_pageblock_migratetype(s, pfn, start_type)
-        s.vmstat[SIM_PAGEBLOCK_STEAL] += 1
+        s.zone[SIM_PAGEBLOCK_STEAL] += 1
 
 
-@njit(cache=True)
+@mm_jit
 def rmqueue_fallback(s, order, start_migratetype, alloc_flags):
     """``__rmqueue_fallback`` (v5.9): steal from another type's lists; True if it moved pages.
 
@@ -376,18 +377,18 @@ def rmqueue_fallback(s, order, start_migratetype, alloc_flags):
                 break
             current_order += 1
     pfn = np.int64(list_first(s, free_list_slot(s, fallback_mt, current_order)))
-    s.vmstat[SIM_EXTFRAG] += 1  # trace_mm_page_alloc_extfrag
+    s.zone[SIM_EXTFRAG] += 1  # trace_mm_page_alloc_extfrag
     steal_suitable_fallback(s, pfn, alloc_flags, start_migratetype, can_steal)
     return True
 
 
-@njit(cache=True)
+@mm_jit_inline
 def rmqueue_cma_fallback(s, order):
     """``__rmqueue_cma_fallback``."""
     return rmqueue_smallest(s, order, MIGRATE_CMA)
 
 
-@njit(cache=True)
+@mm_jit
 def rmqueue_(s, order, migratetype, alloc_flags):
     """``__rmqueue`` (v5.9, ALLOC_CMA variant): the zone-locked allocation of one block.
 
@@ -395,7 +396,7 @@ def rmqueue_(s, order, migratetype, alloc_flags):
     zone's free pages (keeps CMA in use so that the normal zone is not exhausted first), and
     take CMA before stealing from another migratetype.
     """
-    if (alloc_flags & ALLOC_CMA) != 0 and s.vmstat[NR_FREE_CMA_PAGES] > s.vmstat[NR_FREE_PAGES] // 2:
+    if (alloc_flags & ALLOC_CMA) != 0 and s.zone[NR_FREE_CMA_PAGES] > s.zone[NR_FREE_PAGES] // 2:
         pfn = rmqueue_cma_fallback(s, order)
         if pfn != NO_PAGE:
             return pfn

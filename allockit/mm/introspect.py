@@ -12,6 +12,8 @@ import numpy as np
 
 from .constants import MAX_ORDER, MIGRATE_PCPTYPES, MIGRATE_TYPES, PG_lru, PG_movable, PG_pcp
 from .state import (
+    NR_FREE_LISTS,
+    Z_ALLOC_NOFRAGMENT,
     Z_FLAGS,
     Z_MANAGED,
     Z_NR_CPUS,
@@ -23,10 +25,8 @@ from .state import (
     Z_PCP_HIGH,
     Z_WATERMARK_BOOST,
     Z_WATERMARK_BOOST_FACTOR,
-    Z_ALLOC_NOFRAGMENT,
     Z_WMARK,
     ZONE_BOOSTED_WATERMARK,
-    NR_FREE_LISTS,
     MachineState,
 )
 from .vmstat import NR_FREE_CMA_PAGES, NR_FREE_PAGES, VMSTAT_NAMES
@@ -82,7 +82,9 @@ def snapshot(state: MachineState) -> dict[str, Any]:
         "nr_free_cma_pages": int(state.vmstat[NR_FREE_CMA_PAGES]),
         "pageblock_mt": [int(v) for v in state.pb_mt],
         "free_lists": {
-            (mt, o): free_list(state, mt, o) for mt in range(MIGRATE_TYPES) for o in range(MAX_ORDER)
+            (mt, o): free_list(state, mt, o)
+            for mt in range(MIGRATE_TYPES)
+            for o in range(MAX_ORDER)
         },
         "pcp_lists": pcp,
         "pcppage_mt": {p: int(state.pcpmt[p]) for p in pcp_pfns},

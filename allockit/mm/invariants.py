@@ -42,10 +42,12 @@ from .state import (
     Z_CMA_BASE,
     Z_CMA_COUNT,
     Z_NR_CPUS,
+    Z_NR_FREE,
     Z_NR_ISOLATE_PAGEBLOCK,
     Z_NR_PAGES,
     Z_NR_RESERVED_HIGHATOMIC,
     Z_PAGEBLOCK_ORDER,
+    Z_PCP_COUNT,
     MachineState,
 )
 from .vmstat import NR_FREE_CMA_PAGES, NR_FREE_PAGES
@@ -94,14 +96,14 @@ def _walk_free_lists(s, seen):
         for mt in range(MIGRATE_TYPES):
             head = free_list_slot(s, mt, order)
             prev = head
-            pfn = np.int64(s.next[head])
+            pfn = np.int64(s.page[head].next)
             steps = 0
             while pfn != head:
-                if s.prev[pfn] != prev or pfn < 0 or pfn >= nr_pages:
+                if s.page[pfn].prev != prev or pfn < 0 or pfn >= nr_pages:
                     return 1, pfn, mt, order
-                if (s.flags[pfn] & PG_buddy) == 0 or s.order[pfn] != order:
+                if (s.page[pfn].flags & PG_buddy) == 0 or s.page[pfn].order != order:
                     return 2, pfn, mt, order
-                if (s.flags[pfn] & PG_pcp) != 0:
+                if (s.page[pfn].flags & PG_pcp) != 0:
                     return 2, pfn, mt, order
                 if (pfn & (size - 1)) != 0 or pfn + size > nr_pages:
                     return 3, pfn, mt, order
@@ -109,8 +111,8 @@ def _walk_free_lists(s, seen):
                     if seen[p] != 0:
                         return 4, p, mt, order
                     seen[p] = 1
-                    if p != pfn and s.flags[p] != 0:
-                        return 23, p, s.flags[p], 0
+                    if p != pfn and s.page[p].flags != 0:
+                        return 23, p, s.page[p].flags, 0
                 seen[pfn] = 2
                 blocks += 1
                 if mt != MIGRATE_ISOLATE:
@@ -127,18 +129,18 @@ def _walk_free_lists(s, seen):
                 if blocks_pb == MIGRATE_ISOLATE and mt != MIGRATE_ISOLATE:
                     return 12, pfn, mt, 0
                 prev = pfn
-                pfn = np.int64(s.next[pfn])
+                pfn = np.int64(s.page[pfn].next)
                 steps += 1
                 if steps > nr_pages:
                     return 1, pfn, mt, order
-            if s.prev[head] != prev:
+            if s.page[head].prev != prev:
                 return 1, head, mt, order
-        if blocks != s.nr_free[order]:
-            return 5, -1, order, s.nr_free[order]
-    if free_pages != s.vmstat[NR_FREE_PAGES]:
-        return 7, -1, s.vmstat[NR_FREE_PAGES], free_pages
-    if cma_pages != s.vmstat[NR_FREE_CMA_PAGES]:
-        return 8, -1, s.vmstat[NR_FREE_CMA_PAGES], cma_pages
+        if blocks != s.zone[Z_NR_FREE + order]:
+            return 5, -1, order, s.zone[Z_NR_FREE + order]
+    if free_pages != s.zone[NR_FREE_PAGES]:
+        return 7, -1, s.zone[NR_FREE_PAGES], free_pages
+    if cma_pages != s.zone[NR_FREE_CMA_PAGES]:
+        return 8, -1, s.zone[NR_FREE_CMA_PAGES], cma_pages
     return 0, -1, 0, 0
 
 
@@ -148,17 +150,17 @@ def _check_buddies(s, seen):
     nr_pages = s.zone[Z_NR_PAGES]
     pbo = s.zone[Z_PAGEBLOCK_ORDER]
     for pfn in range(nr_pages):
-        if (s.flags[pfn] & PG_buddy) == 0:
+        if (s.page[pfn].flags & PG_buddy) == 0:
             continue
         if seen[pfn] != 2:
             return 6, pfn, 0, 0
-        order = np.int64(s.order[pfn])
+        order = np.int64(s.page[pfn].order)
         if order >= MAX_ORDER - 1:
             continue
         buddy = pfn ^ (np.int64(1) << order)
         if buddy >= nr_pages or buddy < pfn:
             continue
-        if (s.flags[buddy] & PG_buddy) == 0 or s.order[buddy] != order:
+        if (s.page[buddy].flags & PG_buddy) == 0 or s.page[buddy].order != order:
             continue
         if order >= pbo:
             mt_a = s.pb_mt[pfn >> pbo]
@@ -179,31 +181,31 @@ def _check_pcp(s):
         for t in range(MIGRATE_PCPTYPES):
             head = pcp_list_slot(s, cpu, t)
             prev = head
-            pfn = np.int64(s.next[head])
+            pfn = np.int64(s.page[head].next)
             while pfn != head:
-                if pfn < 0 or pfn >= nr_pages or s.prev[pfn] != prev or n > nr_pages:
+                if pfn < 0 or pfn >= nr_pages or s.page[pfn].prev != prev or n > nr_pages:
                     return 14, pfn, cpu, 0
-                if (s.flags[pfn] & PG_pcp) == 0 or (s.flags[pfn] & PG_buddy) != 0:
+                if (s.page[pfn].flags & PG_pcp) == 0 or (s.page[pfn].flags & PG_buddy) != 0:
                     return 15, pfn, cpu, 0
-                rec = s.pcpmt[pfn]
+                rec = s.page[pfn].pcpmt
                 want = rec if rec < MIGRATE_PCPTYPES else MIGRATE_MOVABLE
                 if want != t or rec == MIGRATE_ISOLATE:
                     return 17, pfn, t, rec
                 n += 1
                 prev = pfn
-                pfn = np.int64(s.next[pfn])
-            if s.prev[head] != prev:
+                pfn = np.int64(s.page[pfn].next)
+            if s.page[head].prev != prev:
                 return 14, head, cpu, 0
-        if n != s.pcp_count[cpu]:
-            return 16, -1, cpu, s.pcp_count[cpu]
+        if n != s.zone[Z_PCP_COUNT + cpu]:
+            return 16, -1, cpu, s.zone[Z_PCP_COUNT + cpu]
         on_pcp += n
     flagged = 0
     for pfn in range(nr_pages):
-        if s.flags[pfn] & PG_pcp:
+        if s.page[pfn].flags & PG_pcp:
             flagged += 1
     if flagged != on_pcp:
         for pfn in range(nr_pages):
-            if (s.flags[pfn] & PG_pcp) and s.next[pfn] == pfn:
+            if (s.page[pfn].flags & PG_pcp) and s.page[pfn].next == pfn:
                 return 18, pfn, 0, 0
         return 18, -1, 0, 0
     return 0, -1, 0, 0

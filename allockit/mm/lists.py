@@ -4,67 +4,66 @@ A list is identified by its sentinel slot (``free_list_slot`` / ``pcp_list_slot`
 its pfn. All functions are compiled and inlined into their callers by LLVM.
 """
 
-from numba import njit
-
 from .constants import MAX_ORDER, MIGRATE_PCPTYPES
+from .jit import mm_jit_inline
 from .state import NR_FREE_LISTS, Z_NR_PAGES
 
 
-@njit(cache=True)
+@mm_jit_inline
 def free_list_slot(s, migratetype, order):
     """Sentinel slot of ``zone->free_area[order].free_list[migratetype]``."""
     return s.zone[Z_NR_PAGES] + migratetype * MAX_ORDER + order
 
 
-@njit(cache=True)
+@mm_jit_inline
 def pcp_list_slot(s, cpu, migratetype):
     """Sentinel slot of ``per_cpu_pages.lists[migratetype]`` of ``cpu``."""
     return s.zone[Z_NR_PAGES] + NR_FREE_LISTS + cpu * MIGRATE_PCPTYPES + migratetype
 
 
-@njit(cache=True)
+@mm_jit_inline
 def list_empty(s, head):
-    return s.next[head] == head
+    return s.page[head].next == head
 
 
-@njit(cache=True)
+@mm_jit_inline
 def list_first(s, head):
     """``list_first_entry``: the head entry (caller checks ``list_empty`` first)."""
-    return s.next[head]
+    return s.page[head].next
 
 
-@njit(cache=True)
+@mm_jit_inline
 def list_last(s, head):
     """``list_last_entry``: the tail entry (caller checks ``list_empty`` first)."""
-    return s.prev[head]
+    return s.page[head].prev
 
 
-@njit(cache=True)
+@mm_jit_inline
 def _list_insert(s, entry, before, after):
-    s.next[before] = entry
-    s.prev[entry] = before
-    s.next[entry] = after
-    s.prev[after] = entry
+    s.page[before].next = entry
+    s.page[entry].prev = before
+    s.page[entry].next = after
+    s.page[after].prev = entry
 
 
-@njit(cache=True)
+@mm_jit_inline
 def list_add(s, entry, head):
     """``list_add``: insert right after the sentinel (becomes the head)."""
-    _list_insert(s, entry, head, s.next[head])
+    _list_insert(s, entry, head, s.page[head].next)
 
 
-@njit(cache=True)
+@mm_jit_inline
 def list_add_tail(s, entry, head):
     """``list_add_tail``: insert right before the sentinel (becomes the tail)."""
-    _list_insert(s, entry, s.prev[head], head)
+    _list_insert(s, entry, s.page[head].prev, head)
 
 
-@njit(cache=True)
+@mm_jit_inline
 def list_del(s, entry):
     """``list_del``: unlink; the entry's own links are left pointing at itself."""
-    n = s.next[entry]
-    p = s.prev[entry]
-    s.next[p] = n
-    s.prev[n] = p
-    s.next[entry] = entry
-    s.prev[entry] = entry
+    n = s.page[entry].next
+    p = s.page[entry].prev
+    s.page[p].next = n
+    s.page[n].prev = p
+    s.page[entry].next = entry
+    s.page[entry].prev = entry

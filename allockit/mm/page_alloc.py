@@ -11,7 +11,6 @@ plug in after that retry.
 """
 
 import numpy as np
-from numba import njit
 
 from .buddy import (
     free_one_page,
@@ -25,7 +24,6 @@ from .buddy import (
 )
 from .constants import (
     ___GFP_ATOMIC,
-    ___GFP_DIRECT_RECLAIM,
     ___GFP_HIGH,
     ___GFP_KSWAPD_RECLAIM,
     ___GFP_NOMEMALLOC,
@@ -51,13 +49,14 @@ from .constants import (
     NO_PAGE,
     PG_head,
 )
+from .jit import mm_jit, mm_jit_inline
 from .lists import free_list_slot, list_empty
 from .pcp import free_unref_page, rmqueue_pcplist
 from .state import (
     Z_ALLOC_NOFRAGMENT,
     Z_FLAGS,
     Z_MANAGED,
-    Z_NR_PAGES,
+    Z_NR_FREE,
     Z_NR_RESERVED_HIGHATOMIC,
     Z_WATERMARK_BOOST,
     Z_WMARK,
@@ -77,13 +76,13 @@ from .vmstat import (
 
 
 # --- gfp -> migratetype and alloc_flags --------------------------------------------------------
-@njit(cache=True)
+@mm_jit_inline
 def gfp_migratetype(gfp):
     """``gfp_migratetype``: __GFP_MOVABLE → MOVABLE, __GFP_RECLAIMABLE → RECLAIMABLE."""
     return (gfp & GFP_MOVABLE_MASK) >> GFP_MOVABLE_SHIFT
 
 
-@njit(cache=True)
+@mm_jit_inline
 def current_alloc_flags(gfp, alloc_flags):
     """``current_alloc_flags`` (v5.9): movable requests may use CMA (no PF_MEMALLOC_NOCMA)."""
     if gfp_migratetype(gfp) == MIGRATE_MOVABLE:
@@ -91,7 +90,7 @@ def current_alloc_flags(gfp, alloc_flags):
     return alloc_flags
 
 
-@njit(cache=True)
+@mm_jit_inline
 def alloc_flags_nofragment(s, gfp):
     """``alloc_flags_nofragment``: ALLOC_KSWAPD, and ALLOC_NOFRAGMENT for ZONE_NORMAL.
 
@@ -104,7 +103,7 @@ def alloc_flags_nofragment(s, gfp):
     return alloc_flags
 
 
-@njit(cache=True)
+@mm_jit
 def gfp_to_alloc_flags(gfp):
     """``gfp_to_alloc_flags`` (v5.9): the slow path's flags (MIN watermark)."""
     alloc_flags = ALLOC_WMARK_MIN | ALLOC_CPUSET
@@ -117,24 +116,24 @@ def gfp_to_alloc_flags(gfp):
 
 
 # --- watermarks ------------------------------------------------------------------------------
-@njit(cache=True)
+@mm_jit_inline
 def wmark_pages(s, i):
     """``wmark_pages``: watermark i (MIN/LOW/HIGH) plus the current boost."""
     return s.zone[Z_WMARK + i] + s.zone[Z_WATERMARK_BOOST]
 
 
-@njit(cache=True)
+@mm_jit_inline
 def zone_watermark_unusable_free(s, order, alloc_flags):
     """``__zone_watermark_unusable_free`` (v5.9): free pages this request may not count."""
     unusable = (np.int64(1) << order) - 1
     if (alloc_flags & (ALLOC_HARDER | ALLOC_OOM)) == 0:
         unusable += s.zone[Z_NR_RESERVED_HIGHATOMIC]
     if not (alloc_flags & ALLOC_CMA):
-        unusable += s.vmstat[NR_FREE_CMA_PAGES]
+        unusable += s.zone[NR_FREE_CMA_PAGES]
     return unusable
 
 
-@njit(cache=True)
+@mm_jit
 def zone_watermark_ok_(s, order, mark, alloc_flags, free_pages):
     """``__zone_watermark_ok`` (v5.9): order-0 headroom, then a suitable free block ≥ order."""
     minimum = mark
@@ -151,7 +150,7 @@ def zone_watermark_ok_(s, order, mark, alloc_flags, free_pages):
     if order == 0:
         return True
     for o in range(order, MAX_ORDER):
-        if s.nr_free[o] == 0:
+        if s.zone[Z_NR_FREE + o] == 0:
             continue
         for mt in range(MIGRATE_PCPTYPES):
             if not list_empty(s, free_list_slot(s, mt, o)):
@@ -163,20 +162,20 @@ def zone_watermark_ok_(s, order, mark, alloc_flags, free_pages):
     return False
 
 
-@njit(cache=True)
+@mm_jit
 def zone_watermark_ok(s, order, mark, alloc_flags):
     """``zone_watermark_ok``: ``__zone_watermark_ok`` on NR_FREE_PAGES."""
-    return zone_watermark_ok_(s, order, mark, alloc_flags, s.vmstat[NR_FREE_PAGES])
+    return zone_watermark_ok_(s, order, mark, alloc_flags, s.zone[NR_FREE_PAGES])
 
 
-@njit(cache=True)
+@mm_jit
 def zone_watermark_fast(s, gfp, order, mark, alloc_flags):
     """``zone_watermark_fast`` (v5.9): a cheap order-0 test before the full check.
 
     GFP_ATOMIC order-0 requests checked at the MIN watermark ignore the boost (the boost
     exists to wake kswapd early, not to fail atomic allocations).
     """
-    free_pages = s.vmstat[NR_FREE_PAGES]
+    free_pages = s.zone[NR_FREE_PAGES]
     if order == 0 and free_pages - zone_watermark_unusable_free(s, 0, alloc_flags) > mark:
         return True
     if zone_watermark_ok_(s, order, mark, alloc_flags, free_pages):
@@ -192,13 +191,13 @@ def zone_watermark_fast(s, gfp, order, mark, alloc_flags):
 
 
 # --- rmqueue ---------------------------------------------------------------------------------
-@njit(cache=True)
+@mm_jit_inline
 def wakeup_kswapd(s):
     """``wakeup_kswapd``: counted here; kswapd's reclaim runs with the workload's clock."""
-    s.vmstat[SIM_KSWAPD_WAKE] += 1
+    s.zone[SIM_KSWAPD_WAKE] += 1
 
 
-@njit(cache=True)
+@mm_jit
 def rmqueue(s, cpu, order, migratetype, alloc_flags):
     """``rmqueue`` (v5.9): pcp lists for order 0, the buddy (zone->lock) otherwise.
 
@@ -214,18 +213,18 @@ def rmqueue(s, cpu, order, migratetype, alloc_flags):
         if pfn == NO_PAGE:
             pfn = rmqueue_(s, order, migratetype, alloc_flags)
         if pfn != NO_PAGE:
-            mod_zone_freepage_state(s, -(np.int64(1) << order), np.int64(s.pcpmt[pfn]))
+            mod_zone_freepage_state(s, -(np.int64(1) << order), np.int64(s.page[pfn].pcpmt))
     if pfn != NO_PAGE:
-        s.vmstat[PGALLOC] += np.int64(1) << order
-        if s.pcpmt[pfn] == MIGRATE_CMA:
-            s.vmstat[PGALLOC_CMA] += np.int64(1) << order
+        s.zone[PGALLOC] += np.int64(1) << order
+        if s.page[pfn].pcpmt == MIGRATE_CMA:
+            s.zone[PGALLOC_CMA] += np.int64(1) << order
     if s.zone[Z_FLAGS] & ZONE_BOOSTED_WATERMARK:
         s.zone[Z_FLAGS] &= ~ZONE_BOOSTED_WATERMARK
         wakeup_kswapd(s)
     return pfn
 
 
-@njit(cache=True)
+@mm_jit
 def reserve_highatomic_pageblock(s, pfn):
     """``reserve_highatomic_pageblock``: keep a pageblock for high-order atomic requests."""
     pbn = pageblock_nr_pages(s)
@@ -237,18 +236,18 @@ def reserve_highatomic_pageblock(s, pfn):
         s.zone[Z_NR_RESERVED_HIGHATOMIC] += pbn
         set_pageblock_migratetype(s, pfn, MIGRATE_HIGHATOMIC)
         move_freepages_block(s, pfn, MIGRATE_HIGHATOMIC)
-        s.vmstat[SIM_HIGHATOMIC_RESERVE] += 1
+        s.zone[SIM_HIGHATOMIC_RESERVE] += 1
 
 
-@njit(cache=True)
+@mm_jit_inline
 def prep_new_page(s, pfn, order):
     """``prep_new_page``: the head remembers the allocation order (compound_order)."""
-    s.order[pfn] = order
+    s.page[pfn].order = order
     if order > 0:
-        s.flags[pfn] |= PG_head
+        s.page[pfn].flags |= PG_head
 
 
-@njit(cache=True)
+@mm_jit
 def get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags):
     """``get_page_from_freelist`` (v5.9, one zone): watermark check, then ``rmqueue``."""
     while True:
@@ -263,7 +262,7 @@ def get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags):
                     reserve_highatomic_pageblock(s, pfn)
                 return pfn
         else:
-            s.vmstat[SIM_WMARK_FAIL] += 1
+            s.zone[SIM_WMARK_FAIL] += 1
         # "It's possible on a UMA machine to get through all zones that are fragmented."
         if alloc_flags & ALLOC_NOFRAGMENT:
             alloc_flags &= ~ALLOC_NOFRAGMENT
@@ -271,7 +270,7 @@ def get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags):
         return np.int64(NO_PAGE)
 
 
-@njit(cache=True)
+@mm_jit
 def alloc_pages(s, cpu, gfp, order):
     """``__alloc_pages_nodemask`` (v5.9) on CPU ``cpu``: fast path, then the slow path.
 
@@ -290,24 +289,24 @@ def alloc_pages(s, cpu, gfp, order):
         wakeup_kswapd(s)
     pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
     if pfn == NO_PAGE:
-        s.vmstat[SIM_ALLOC_FAIL] += 1
+        s.zone[SIM_ALLOC_FAIL] += 1
     return pfn
 
 
-@njit(cache=True)
+@mm_jit
 def free_pages_prepare(s, pfn, order):
     """``free_pages_prepare``: clear the page flags and owner of every page of the block."""
     for p in range(pfn, pfn + (np.int64(1) << order)):
-        s.flags[p] = 0
-        s.owner[p] = -1
+        s.page[p].flags = 0
+        s.page[p].owner = -1
 
 
-@njit(cache=True)
+@mm_jit
 def free_pages(s, cpu, pfn, order):
     """``__free_pages`` (v5.9): order 0 via the pcp lists, larger orders to the buddy."""
     free_pages_prepare(s, pfn, order)
     if order == 0:
         free_unref_page(s, cpu, pfn)
     else:
-        s.vmstat[PGFREE] += np.int64(1) << order
+        s.zone[PGFREE] += np.int64(1) << order
         free_one_page(s, pfn, order, get_pageblock_migratetype(s, pfn))

@@ -8,7 +8,6 @@ out again) until a drain pushes it back.
 """
 
 import numpy as np
-from numba import njit
 
 from .buddy import free_one_page, get_pageblock_migratetype, has_isolate_pageblock, rmqueue_
 from .constants import (
@@ -19,8 +18,17 @@ from .constants import (
     NO_PAGE,
     PG_pcp,
 )
-from .lists import list_add, list_add_tail, list_del, list_empty, list_first, list_last, pcp_list_slot
-from .state import Z_NR_CPUS, Z_PCP_BATCH, Z_PCP_HIGH
+from .jit import mm_jit
+from .lists import (
+    list_add,
+    list_add_tail,
+    list_del,
+    list_empty,
+    list_first,
+    list_last,
+    pcp_list_slot,
+)
+from .state import Z_NR_CPUS, Z_PCP_BATCH, Z_PCP_COUNT, Z_PCP_HIGH
 from .vmstat import (
     NR_FREE_CMA_PAGES,
     NR_FREE_PAGES,
@@ -30,7 +38,7 @@ from .vmstat import (
 )
 
 
-@njit(cache=True)
+@mm_jit
 def rmqueue_bulk(s, cpu, count, migratetype, alloc_flags):
     """``rmqueue_bulk``: move up to ``count`` order-0 pages from the buddy to a pcp list's tail.
 
@@ -44,16 +52,16 @@ def rmqueue_bulk(s, cpu, count, migratetype, alloc_flags):
         if pfn == NO_PAGE:
             break
         list_add_tail(s, pfn, head)
-        s.flags[pfn] |= PG_pcp
+        s.page[pfn].flags |= PG_pcp
         taken += 1
-        if s.pcpmt[pfn] == MIGRATE_CMA:
-            s.vmstat[NR_FREE_CMA_PAGES] -= 1
-    s.vmstat[NR_FREE_PAGES] -= taken
-    s.pcp_count[cpu] += taken
+        if s.page[pfn].pcpmt == MIGRATE_CMA:
+            s.zone[NR_FREE_CMA_PAGES] -= 1
+    s.zone[NR_FREE_PAGES] -= taken
+    s.zone[Z_PCP_COUNT + cpu] += taken
     return taken
 
 
-@njit(cache=True)
+@mm_jit
 def rmqueue_pcplist(s, cpu, migratetype, alloc_flags):
     """``__rmqueue_pcplist``: take the head of this CPU's list, refilling it by one batch."""
     head = pcp_list_slot(s, cpu, migratetype)
@@ -63,12 +71,12 @@ def rmqueue_pcplist(s, cpu, migratetype, alloc_flags):
             return np.int64(NO_PAGE)
     pfn = np.int64(list_first(s, head))
     list_del(s, pfn)
-    s.flags[pfn] &= ~PG_pcp
-    s.pcp_count[cpu] -= 1
+    s.page[pfn].flags &= ~PG_pcp
+    s.zone[Z_PCP_COUNT + cpu] -= 1
     return pfn
 
 
-@njit(cache=True)
+@mm_jit
 def free_pcppages_bulk(s, cpu, count):
     """``free_pcppages_bulk`` (v5.9): return ``count`` pages from a CPU's lists to the buddy.
 
@@ -79,7 +87,7 @@ def free_pcppages_bulk(s, cpu, count):
     The kernel collects the pages first and frees them afterwards under zone->lock; freeing in
     collection order here is the same, since collecting does not look at the buddy.
     """
-    count = min(count, s.pcp_count[cpu])
+    count = min(count, s.zone[Z_PCP_COUNT + cpu])
     migratetype = 0
     batch_free = 0
     isolated_pageblocks = has_isolate_pageblock(s)
@@ -97,20 +105,20 @@ def free_pcppages_bulk(s, cpu, count):
         while True:
             pfn = np.int64(list_last(s, head))
             list_del(s, pfn)
-            s.flags[pfn] &= ~PG_pcp
-            s.pcp_count[cpu] -= 1
-            mt = np.int64(s.pcpmt[pfn])
+            s.page[pfn].flags &= ~PG_pcp
+            s.zone[Z_PCP_COUNT + cpu] -= 1
+            mt = np.int64(s.page[pfn].pcpmt)
             if isolated_pageblocks:
                 mt = get_pageblock_migratetype(s, pfn)
             free_one_page(s, pfn, 0, mt)
-            s.vmstat[SIM_PCPU_DRAIN] += 1
+            s.zone[SIM_PCPU_DRAIN] += 1
             count -= 1
             batch_free -= 1
             if count == 0 or batch_free == 0 or list_empty(s, head):
                 break
 
 
-@njit(cache=True)
+@mm_jit
 def free_unref_page(s, cpu, pfn):
     """``free_unref_page`` + ``free_unref_page_commit`` (v5.9): free an order-0 page.
 
@@ -118,28 +126,28 @@ def free_unref_page(s, cpu, pfn):
     and CMA pages go on the MOVABLE list (keeping their recorded type for the way back).
     """
     migratetype = get_pageblock_migratetype(s, pfn)
-    s.pcpmt[pfn] = migratetype
-    s.vmstat[PGFREE] += 1
+    s.page[pfn].pcpmt = migratetype
+    s.zone[PGFREE] += 1
     if migratetype >= MIGRATE_PCPTYPES:
         if migratetype == MIGRATE_ISOLATE:
             free_one_page(s, pfn, 0, migratetype)
             return
         migratetype = MIGRATE_MOVABLE
     list_add(s, pfn, pcp_list_slot(s, cpu, migratetype))
-    s.flags[pfn] |= PG_pcp
-    s.pcp_count[cpu] += 1
-    if s.pcp_count[cpu] >= s.zone[Z_PCP_HIGH]:
+    s.page[pfn].flags |= PG_pcp
+    s.zone[Z_PCP_COUNT + cpu] += 1
+    if s.zone[Z_PCP_COUNT + cpu] >= s.zone[Z_PCP_HIGH]:
         free_pcppages_bulk(s, cpu, s.zone[Z_PCP_BATCH])
 
 
-@njit(cache=True)
+@mm_jit
 def drain_pages_zone(s, cpu):
     """``drain_pages_zone``: give back everything on one CPU's lists."""
-    if s.pcp_count[cpu] > 0:
-        free_pcppages_bulk(s, cpu, s.pcp_count[cpu])
+    if s.zone[Z_PCP_COUNT + cpu] > 0:
+        free_pcppages_bulk(s, cpu, s.zone[Z_PCP_COUNT + cpu])
 
 
-@njit(cache=True)
+@mm_jit
 def drain_all_pages(s):
     """``drain_all_pages(zone)`` (v5.9): drain every CPU that has pcp pages.
 
@@ -147,10 +155,10 @@ def drain_all_pages(s):
     that costs in time is charged by the caller through the cost model. Returns the number of
     CPUs that had pages (the number of kworkers that had to run).
     """
-    s.vmstat[SIM_DRAIN_ALL_PAGES] += 1
+    s.zone[SIM_DRAIN_ALL_PAGES] += 1
     busy = 0
     for cpu in range(s.zone[Z_NR_CPUS]):
-        if s.pcp_count[cpu] > 0:
+        if s.zone[Z_PCP_COUNT + cpu] > 0:
             busy += 1
             drain_pages_zone(s, cpu)
     return busy

@@ -1,14 +1,21 @@
-"""The simulated machine's state: one zone as a NamedTuple of plain numpy arrays.
+"""The simulated machine's state: one zone as a NamedTuple of four numpy arrays.
 
-numba types a NamedTuple of arrays as a tuple, so every ``@njit(cache=True)`` kernel can take
-the whole machine as one argument and still be cached on disk (a jitclass could not be).
+numba types a NamedTuple of arrays as a tuple, so every compiled kernel takes the whole
+machine as one argument and can still be cached on disk (a jitclass could not be). The tuple
+is passed by value on every call, so it is kept to four arrays:
 
-Lists are the kernel's ``struct list_head`` rings: ``next``/``prev`` hold one slot per page
+* ``page``: one record per page frame (``struct page``): list links, owner, flags, buddy or
+  allocation order, pcppage migratetype; followed by one record per list sentinel.
+* ``pb_mt``: one migratetype per pageblock.
+* ``zone``: int64 scalars of ``struct zone``, then ``free_area[].nr_free``, then the vmstat
+  counters, then the per-CPU pcp counts (offsets below; vmstat.py's indices are absolute).
+* ``cma_bitmap``: one byte per bit of ``cma->bitmap``.
+
+Lists are the kernel's ``struct list_head`` rings: the link fields hold one slot per page
 frame followed by one sentinel slot per list (free lists, then pcp lists), so unlinking a page
 needs no knowledge of which list it is on, exactly as ``list_del()``.
 
-Memory per simulated page: next 4 + prev 4 + order 1 + flags 2 + pcp migratetype 1 + owner 4
-= 16 bytes (see ``bytes_per_page``); the budget is 32.
+Memory per simulated page: 16 bytes (``bytes_per_page``); the budget is 32.
 """
 
 from __future__ import annotations
@@ -18,9 +25,21 @@ from typing import NamedTuple
 import numpy as np
 
 from .constants import MAX_ORDER, MIGRATE_PCPTYPES, MIGRATE_TYPES
-from .vmstat import NR_VMSTAT_ITEMS
+from .vmstat import NR_VMSTAT_ITEMS, VMSTAT_BASE
 
-# --- indices into MachineState.zone (int64): the scalar fields of struct zone ----------------
+PAGE_DTYPE = np.dtype(
+    [
+        ("next", np.int32),  # list links: free lists and pcp lists
+        ("prev", np.int32),
+        ("owner", np.int32),  # allocation/object id set by the allocating caller, -1 if none
+        ("flags", np.uint16),  # PG_* bits (constants.py)
+        ("order", np.int8),  # buddy order (valid on PG_buddy pages) / allocation order on heads
+        ("pcpmt", np.int8),  # "pcppage migratetype" (page->index in the kernel)
+    ],
+    align=True,
+)
+
+# --- offsets into MachineState.zone (int64): the scalar fields of struct zone ----------------
 Z_NR_PAGES = 0  # spanned pages (pfns 0 .. nr_pages-1)
 Z_START_PFN = 1  # zone_start_pfn of the modelled zone (for reports only; arithmetic is 0-based)
 Z_MANAGED = 2  # zone_managed_pages()
@@ -41,6 +60,9 @@ Z_CMA_ORDER_PER_BIT = 18
 Z_KERNEL = 19  # kernel-model version as 100*major + minor (509 = v5.9, 601 = v6.1)
 Z_MIN_FREE_KBYTES = 20
 NR_ZONE_FIELDS = 21
+Z_NR_FREE = 24  # free_area[order].nr_free, MAX_ORDER entries
+assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
+Z_PCP_COUNT = VMSTAT_BASE + NR_VMSTAT_ITEMS  # per_cpu_pages.count, one per CPU
 
 ZONE_BOOSTED_WATERMARK = 1
 
@@ -49,20 +71,57 @@ NR_FREE_LISTS = MIGRATE_TYPES * MAX_ORDER
 
 
 class MachineState(NamedTuple):
-    """One zone of the simulated machine. Every field is a numpy array (mutable in place)."""
+    """One zone of the simulated machine. Every field is a numpy array (mutable in place).
 
-    next: np.ndarray  # int32[nr_pages + nr_lists]: list links (free lists and pcp lists)
-    prev: np.ndarray  # int32[nr_pages + nr_lists]
-    order: np.ndarray  # int8[nr_pages]: buddy order (valid on PG_buddy pages) / allocation order
-    flags: np.ndarray  # uint16[nr_pages]: PG_* bits (constants.py)
-    pcpmt: np.ndarray  # int8[nr_pages]: "pcppage migratetype" (page->index in the kernel)
-    owner: np.ndarray  # int32[nr_pages]: allocation/object id set by the allocating caller
+    The properties are Python-side views for tests and reports; compiled code indexes the
+    four arrays directly.
+    """
+
+    page: np.ndarray  # PAGE_DTYPE[nr_pages + nr_lists]
     pb_mt: np.ndarray  # int8[nr_pageblocks]: pageblock migratetype
-    nr_free: np.ndarray  # int64[MAX_ORDER]: free_area[order].nr_free
-    pcp_count: np.ndarray  # int64[nr_cpus]: per_cpu_pages.count
-    zone: np.ndarray  # int64[NR_ZONE_FIELDS]
-    vmstat: np.ndarray  # int64[NR_VMSTAT_ITEMS]
+    zone: np.ndarray  # int64[Z_PCP_COUNT + nr_cpus]
     cma_bitmap: np.ndarray  # uint8[bits]: one byte per bit of cma->bitmap
+
+    @property
+    def nr_pages(self) -> int:
+        return int(self.zone[Z_NR_PAGES])
+
+    @property
+    def flags(self) -> np.ndarray:
+        return self.page["flags"][: self.nr_pages]
+
+    @property
+    def order(self) -> np.ndarray:
+        return self.page["order"][: self.nr_pages]
+
+    @property
+    def pcpmt(self) -> np.ndarray:
+        return self.page["pcpmt"][: self.nr_pages]
+
+    @property
+    def owner(self) -> np.ndarray:
+        return self.page["owner"][: self.nr_pages]
+
+    @property
+    def next(self) -> np.ndarray:
+        """Links of pages and sentinels (sentinels follow the pages)."""
+        return self.page["next"]
+
+    @property
+    def prev(self) -> np.ndarray:
+        return self.page["prev"]
+
+    @property
+    def nr_free(self) -> np.ndarray:
+        return self.zone[Z_NR_FREE : Z_NR_FREE + MAX_ORDER]
+
+    @property
+    def vmstat(self) -> np.ndarray:
+        return self.zone[VMSTAT_BASE : VMSTAT_BASE + NR_VMSTAT_ITEMS]
+
+    @property
+    def pcp_count(self) -> np.ndarray:
+        return self.zone[Z_PCP_COUNT:]
 
 
 def nr_lists(nr_cpus: int) -> int:
@@ -70,25 +129,22 @@ def nr_lists(nr_cpus: int) -> int:
     return NR_FREE_LISTS + nr_cpus * MIGRATE_PCPTYPES
 
 
-def allocate_state(nr_pages: int, pageblock_order: int, nr_cpus: int, cma_bits: int) -> MachineState:
-    """Allocate an empty zone: no free pages, all lists empty, all pages reserved-less and zeroed.
+def allocate_state(
+    nr_pages: int, pageblock_order: int, nr_cpus: int, cma_bits: int
+) -> MachineState:
+    """Allocate an empty zone: no free pages, all lists empty, every page zeroed.
 
     Boot (``boot.build_machine``) fills it; this only sizes and initialises the arrays.
     """
-    n_links = nr_pages + nr_lists(nr_cpus)
-    links = np.arange(n_links, dtype=np.int32)
+    page = np.zeros(nr_pages + nr_lists(nr_cpus), dtype=PAGE_DTYPE)
+    links = np.arange(page.shape[0], dtype=np.int32)
+    page["next"] = links  # a sentinel pointing at itself is an empty list
+    page["prev"] = links
+    page["owner"] = -1
     state = MachineState(
-        next=links.copy(),
-        prev=links,  # a sentinel pointing at itself is an empty list
-        order=np.zeros(nr_pages, dtype=np.int8),
-        flags=np.zeros(nr_pages, dtype=np.uint16),
-        pcpmt=np.zeros(nr_pages, dtype=np.int8),
-        owner=np.full(nr_pages, -1, dtype=np.int32),
+        page=page,
         pb_mt=np.zeros(nr_pages >> pageblock_order, dtype=np.int8),
-        nr_free=np.zeros(MAX_ORDER, dtype=np.int64),
-        pcp_count=np.zeros(nr_cpus, dtype=np.int64),
-        zone=np.zeros(NR_ZONE_FIELDS, dtype=np.int64),
-        vmstat=np.zeros(NR_VMSTAT_ITEMS, dtype=np.int64),
+        zone=np.zeros(Z_PCP_COUNT + nr_cpus, dtype=np.int64),
         cma_bitmap=np.zeros(max(cma_bits, 1), dtype=np.uint8),
     )
     state.zone[Z_NR_PAGES] = nr_pages
@@ -100,7 +156,7 @@ def allocate_state(nr_pages: int, pageblock_order: int, nr_cpus: int, cma_bits: 
 def bytes_per_page(state: MachineState) -> float:
     """Bytes of state per simulated page frame, all arrays included."""
     total = sum(a.nbytes for a in state)
-    return total / int(state.zone[Z_NR_PAGES])
+    return total / state.nr_pages
 
 
 def copy_state(state: MachineState) -> MachineState:

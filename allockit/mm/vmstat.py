@@ -1,10 +1,13 @@
 """Counters of the simulated machine, named after ``/proc/vmstat`` (v5.9).
 
-The counter array is ``MachineState.vmstat`` (int64). Indices are module constants so numba
-kernels compile them in. Names starting with ``sim_`` have no /proc/vmstat line in v5.9: they
-count a kernel event that is visible only as a tracepoint (the name says which) or a step the
-simulator reports separately. Add a counter by appending to ``VMSTAT_NAMES`` *and* adding its
-index constant below (a test checks the two agree).
+The counters live in ``MachineState.zone`` from offset ``VMSTAT_BASE`` on; the constants
+below are absolute offsets into that array (``s.zone[NR_FREE_PAGES]``), so numba kernels
+compile them in. ``MachineState.vmstat`` is the Python-side view of the counters.
+
+Names starting with ``sim_`` have no /proc/vmstat line in v5.9: they count a kernel event
+that is visible only as a tracepoint (the name says which) or a step the simulator reports
+separately. Add a counter by appending to ``VMSTAT_NAMES`` *and* adding its offset constant
+below (a test checks the two agree).
 """
 
 VMSTAT_NAMES = (
@@ -26,19 +29,21 @@ VMSTAT_NAMES = (
     "sim_kswapd_wake",  # wakeup_kswapd() requests (kswapd itself comes with reclaim)
 )
 
-NR_FREE_PAGES = 0
-NR_FREE_CMA_PAGES = 1
-PGALLOC = 2
-PGFREE = 3
-PGALLOC_CMA = 4
-SIM_EXTFRAG = 5
-SIM_PAGEBLOCK_STEAL = 6
-SIM_PCPU_DRAIN = 7
-SIM_DRAIN_ALL_PAGES = 8
-SIM_WATERMARK_BOOST = 9
-SIM_HIGHATOMIC_RESERVE = 10
-SIM_ALLOC_FAIL = 11
-SIM_WMARK_FAIL = 12
-SIM_KSWAPD_WAKE = 13
+VMSTAT_BASE = 35  # first counter's offset in MachineState.zone (state.py checks the layout)
+
+NR_FREE_PAGES = VMSTAT_BASE + 0
+NR_FREE_CMA_PAGES = VMSTAT_BASE + 1
+PGALLOC = VMSTAT_BASE + 2
+PGFREE = VMSTAT_BASE + 3
+PGALLOC_CMA = VMSTAT_BASE + 4
+SIM_EXTFRAG = VMSTAT_BASE + 5
+SIM_PAGEBLOCK_STEAL = VMSTAT_BASE + 6
+SIM_PCPU_DRAIN = VMSTAT_BASE + 7
+SIM_DRAIN_ALL_PAGES = VMSTAT_BASE + 8
+SIM_WATERMARK_BOOST = VMSTAT_BASE + 9
+SIM_HIGHATOMIC_RESERVE = VMSTAT_BASE + 10
+SIM_ALLOC_FAIL = VMSTAT_BASE + 11
+SIM_WMARK_FAIL = VMSTAT_BASE + 12
+SIM_KSWAPD_WAKE = VMSTAT_BASE + 13
 
 NR_VMSTAT_ITEMS = len(VMSTAT_NAMES)
