@@ -38,7 +38,9 @@ def test_vmstat_names_and_indices_agree():
     }
     offsets = sorted(v - vmstat.VMSTAT_BASE for v in consts.values())
     assert offsets == list(range(len(vmstat.VMSTAT_NAMES)))
-    assert consts["NR_FREE_PAGES"] - vmstat.VMSTAT_BASE == vmstat.VMSTAT_NAMES.index("nr_free_pages")
+    assert consts["NR_FREE_PAGES"] - vmstat.VMSTAT_BASE == vmstat.VMSTAT_NAMES.index(
+        "nr_free_pages"
+    )
     assert consts["SIM_KSWAPD_WAKE"] - vmstat.VMSTAT_BASE == vmstat.VMSTAT_NAMES.index(
         "sim_kswapd_wake"
     )

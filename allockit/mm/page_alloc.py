@@ -103,7 +103,7 @@ def alloc_flags_nofragment(s, gfp):
     return alloc_flags
 
 
-@mm_jit
+@mm_jit_inline
 def gfp_to_alloc_flags(gfp):
     """``gfp_to_alloc_flags`` (v5.9): the slow path's flags (MIN watermark)."""
     alloc_flags = ALLOC_WMARK_MIN | ALLOC_CPUSET
@@ -133,7 +133,7 @@ def zone_watermark_unusable_free(s, order, alloc_flags):
     return unusable
 
 
-@mm_jit
+@mm_jit_inline
 def zone_watermark_ok_(s, order, mark, alloc_flags, free_pages):
     """``__zone_watermark_ok`` (v5.9): order-0 headroom, then a suitable free block ≥ order."""
     minimum = mark
@@ -168,7 +168,7 @@ def zone_watermark_ok(s, order, mark, alloc_flags):
     return zone_watermark_ok_(s, order, mark, alloc_flags, s.zone[NR_FREE_PAGES])
 
 
-@mm_jit
+@mm_jit_inline
 def zone_watermark_fast(s, gfp, order, mark, alloc_flags):
     """``zone_watermark_fast`` (v5.9): a cheap order-0 test before the full check.
 
@@ -197,7 +197,7 @@ def wakeup_kswapd(s):
     s.zone[SIM_KSWAPD_WAKE] += 1
 
 
-@mm_jit
+@mm_jit_inline
 def rmqueue(s, cpu, order, migratetype, alloc_flags):
     """``rmqueue`` (v5.9): pcp lists for order 0, the buddy (zone->lock) otherwise.
 
@@ -247,7 +247,7 @@ def prep_new_page(s, pfn, order):
         s.page[pfn].flags |= PG_head
 
 
-@mm_jit
+@mm_jit_inline
 def get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags):
     """``get_page_from_freelist`` (v5.9, one zone): watermark check, then ``rmqueue``."""
     while True:
@@ -270,7 +270,7 @@ def get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags):
         return np.int64(NO_PAGE)
 
 
-@mm_jit
+@mm_jit_inline
 def alloc_pages(s, cpu, gfp, order):
     """``__alloc_pages_nodemask`` (v5.9) on CPU ``cpu``: fast path, then the slow path.
 
@@ -293,7 +293,7 @@ def alloc_pages(s, cpu, gfp, order):
     return pfn
 
 
-@mm_jit
+@mm_jit_inline
 def free_pages_prepare(s, pfn, order):
     """``free_pages_prepare``: clear the page flags and owner of every page of the block."""
     for p in range(pfn, pfn + (np.int64(1) << order)):
@@ -301,7 +301,7 @@ def free_pages_prepare(s, pfn, order):
         s.page[p].owner = -1
 
 
-@mm_jit
+@mm_jit_inline
 def free_pages(s, cpu, pfn, order):
     """``__free_pages`` (v5.9): order 0 via the pcp lists, larger orders to the buddy."""
     free_pages_prepare(s, pfn, order)

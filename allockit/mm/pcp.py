@@ -18,7 +18,7 @@ from .constants import (
     NO_PAGE,
     PG_pcp,
 )
-from .jit import mm_jit
+from .jit import mm_jit, mm_jit_inline
 from .lists import (
     list_add,
     list_add_tail,
@@ -61,7 +61,7 @@ def rmqueue_bulk(s, cpu, count, migratetype, alloc_flags):
     return taken
 
 
-@mm_jit
+@mm_jit_inline
 def rmqueue_pcplist(s, cpu, migratetype, alloc_flags):
     """``__rmqueue_pcplist``: take the head of this CPU's list, refilling it by one batch."""
     head = pcp_list_slot(s, cpu, migratetype)
@@ -118,7 +118,7 @@ def free_pcppages_bulk(s, cpu, count):
                 break
 
 
-@mm_jit
+@mm_jit_inline
 def free_unref_page(s, cpu, pfn):
     """``free_unref_page`` + ``free_unref_page_commit`` (v5.9): free an order-0 page.
 
@@ -140,7 +140,7 @@ def free_unref_page(s, cpu, pfn):
         free_pcppages_bulk(s, cpu, s.zone[Z_PCP_BATCH])
 
 
-@mm_jit
+@mm_jit_inline
 def drain_pages_zone(s, cpu):
     """``drain_pages_zone``: give back everything on one CPU's lists."""
     if s.zone[Z_PCP_COUNT + cpu] > 0:
