@@ -26,6 +26,7 @@ PCPTYPES, NTYPES = C.MIGRATE_PCPTYPES, C.MIGRATE_TYPES
 GFP_MOVABLE, GFP_RECLAIMABLE, GFP_HIGH = C.___GFP_MOVABLE, C.___GFP_RECLAIMABLE, C.___GFP_HIGH
 GFP_ATOMIC, GFP_NOMEMALLOC = C.___GFP_ATOMIC, C.___GFP_NOMEMALLOC
 GFP_KSWAPD_RECLAIM = C.___GFP_KSWAPD_RECLAIM
+GFP_DIRECT_RECLAIM = C.___GFP_DIRECT_RECLAIM
 FALLBACKS = {
     UNMOVABLE: (RECLAIMABLE, MOVABLE),
     MOVABLE: (RECLAIMABLE, UNMOVABLE),
@@ -376,13 +377,14 @@ class RefZone:
             pfn = self.rmqueue_pcplist_(cpu, mt, alloc_flags)
         else:
             pfn = -1
-            if alloc_flags & C.ALLOC_HARDER:  # doc: no "order > 0" test (v5.9 has one)
+            if order > 0 and alloc_flags & C.ALLOC_HARDER:
                 pfn = self.rmqueue_smallest_(order, HIGHATOMIC)
             if pfn < 0:
                 pfn = self.rmqueue_(order, mt, alloc_flags)
-            if pfn >= 0:
-                self._account(-(1 << order), self.pcppage_mt[pfn])
-        if self.boosted:  # doc: "after either", also after a failure
+            if pfn < 0:
+                return -1  # failure in the buddy path skips the boost check
+            self._account(-(1 << order), self.pcppage_mt[pfn])
+        if self.boosted:
             self.boosted = False
             self.kswapd_wakes += 1
         return pfn
@@ -418,12 +420,27 @@ class RefZone:
                 return True
         return False
 
-    def zone_watermark_fast(self, order, mark, alloc_flags):
+    def zone_watermark_fast(self, gfp, order, mark, alloc_flags):
         """zone_watermark_fast(): an order-0 miss falls through to __zone_watermark_ok."""
-        cma = 0 if alloc_flags & C.ALLOC_CMA else self.nr_free_cma_pages
-        if order == 0 and self.nr_free_pages - cma > mark:
+        unusable = 0
+        if not alloc_flags & (C.ALLOC_HARDER | C.ALLOC_OOM):
+            unusable += self.nr_reserved_highatomic
+        if not alloc_flags & C.ALLOC_CMA:
+            unusable += self.nr_free_cma_pages
+        if order == 0 and self.nr_free_pages - unusable > mark:
             return True
-        return self.zone_watermark_ok_(order, mark, alloc_flags, self.nr_free_pages)
+        if self.zone_watermark_ok_(order, mark, alloc_flags, self.nr_free_pages):
+            return True
+        if (
+            order == 0
+            and gfp & GFP_ATOMIC
+            and self.watermark_boost
+            and (alloc_flags & C.ALLOC_WMARK_MASK) == C.ALLOC_WMARK_MIN
+        ):
+            return self.zone_watermark_ok_(
+                order, self.watermark[0], alloc_flags, self.nr_free_pages
+            )
+        return False
 
     def reserve_highatomic_pageblock(self, pfn):
         """reserve_highatomic_pageblock(page)"""
@@ -434,11 +451,11 @@ class RefZone:
             self.pageblock_mt[pfn >> self.pbo] = HIGHATOMIC
             self.move_freepages_block(pfn, HIGHATOMIC)
 
-    def get_page_from_freelist(self, cpu, order, mt, alloc_flags):
+    def get_page_from_freelist(self, cpu, gfp, order, mt, alloc_flags):
         """get_page_from_freelist() for the one zone"""
         while True:
             if alloc_flags & C.ALLOC_NO_WATERMARKS or self.zone_watermark_fast(
-                order, self.wmark_pages(alloc_flags & C.ALLOC_WMARK_MASK), alloc_flags
+                gfp, order, self.wmark_pages(alloc_flags & C.ALLOC_WMARK_MASK), alloc_flags
             ):
                 pfn = self.rmqueue(cpu, order, mt, alloc_flags)
                 if pfn >= 0:
@@ -465,10 +482,13 @@ class RefZone:
             flags |= C.ALLOC_KSWAPD
         if self.alloc_nofragment:
             flags |= C.ALLOC_NOFRAGMENT
-        pfn = self.get_page_from_freelist(cpu, order, mt, flags)
+        pfn = self.get_page_from_freelist(cpu, gfp, order, mt, flags)
         if pfn >= 0:
             return pfn
-        # __alloc_pages_slowpath: gfp_to_alloc_flags (__GFP_HIGH == ALLOC_HIGH and
+        # __alloc_pages_slowpath: no atomic reserves for callers that can sleep
+        if gfp & GFP_ATOMIC and gfp & GFP_DIRECT_RECLAIM:
+            gfp &= ~GFP_ATOMIC
+        # gfp_to_alloc_flags (__GFP_HIGH == ALLOC_HIGH and
         # __GFP_KSWAPD_RECLAIM == ALLOC_KSWAPD bit for bit)
         flags = C.ALLOC_WMARK_MIN | C.ALLOC_CPUSET | cma
         flags |= gfp & (GFP_HIGH | GFP_KSWAPD_RECLAIM)
@@ -478,7 +498,7 @@ class RefZone:
             flags &= ~C.ALLOC_CPUSET
         if flags & C.ALLOC_KSWAPD:
             self.kswapd_wakes += 1  # wake_all_kswapds
-        return self.get_page_from_freelist(cpu, order, mt, flags)
+        return self.get_page_from_freelist(cpu, gfp, order, mt, flags)
 
     # ---------------------------------------------------------------- freeing, misc
     def free_pages(self, cpu, pfn, order):

@@ -378,11 +378,11 @@ def test_watermark_boost_counts_and_cma_excluded():
     z = RefZone(
         make_snap(blocks=[U, M, M, M], free={(U, 6): [0]}, watermark=(10, 50, 60), boost=20)
     )
-    assert not z.zone_watermark_fast(0, z.wmark_pages(C.WMARK_LOW), 0)  # 64 > 70 fails
-    assert z.zone_watermark_fast(0, z.wmark_pages(C.WMARK_MIN), 0)  # 64 > 30
+    assert not z.zone_watermark_fast(0, 0, z.wmark_pages(C.WMARK_LOW), 0)  # 64 > 70 fails
+    assert z.zone_watermark_fast(0, 0, z.wmark_pages(C.WMARK_MIN), 0)  # 64 > 30
     z = RefZone(make_snap(blocks=[M, M, M, CMA], free={(M, 5): [0], (CMA, 5): [1536]}))
-    assert z.zone_watermark_fast(0, 40, C.ALLOC_CMA)  # 64 > 40
-    assert not z.zone_watermark_fast(0, 40, 0)  # 64 - 32 = 32 <= 40
+    assert z.zone_watermark_fast(0, 0, 40, C.ALLOC_CMA)  # 64 > 40
+    assert not z.zone_watermark_fast(0, 0, 40, 0)  # 64 - 32 = 32 <= 40
     # order > 0: some eligible list of order >= 5 needed; CMA only with ALLOC_CMA
     assert not z.zone_watermark_ok_(6, 0, C.ALLOC_CMA, z.nr_free_pages)
     z.rmqueue_smallest_(5, M)

@@ -292,7 +292,9 @@ def move_freepages_block(s, pfn, migratetype):
     """
     pbn = pageblock_nr_pages(s)
     start = pfn & ~(pbn - 1)
-    end = min(start + pbn, s.zone[Z_NR_PAGES])
+    end = start + pbn
+    if end > s.zone[Z_NR_PAGES]:
+        return 0, 0  # "Do not cross zone boundaries"
     moved = 0
     movable = 0
     p = start

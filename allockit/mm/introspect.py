@@ -78,8 +78,8 @@ def snapshot(state: MachineState) -> dict[str, Any]:
         "nr_isolate_pageblock": int(z[Z_NR_ISOLATE_PAGEBLOCK]),
         "boosted": bool(z[Z_FLAGS] & ZONE_BOOSTED_WATERMARK),
         "alloc_nofragment": bool(z[Z_ALLOC_NOFRAGMENT]),
-        "nr_free_pages": int(state.vmstat[NR_FREE_PAGES]),
-        "nr_free_cma_pages": int(state.vmstat[NR_FREE_CMA_PAGES]),
+        "nr_free_pages": int(state.zone[NR_FREE_PAGES]),
+        "nr_free_cma_pages": int(state.zone[NR_FREE_CMA_PAGES]),
         "pageblock_mt": [int(v) for v in state.pb_mt],
         "free_lists": {
             (mt, o): free_list(state, mt, o)

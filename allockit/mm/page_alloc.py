@@ -24,6 +24,7 @@ from .buddy import (
 )
 from .constants import (
     ___GFP_ATOMIC,
+    ___GFP_DIRECT_RECLAIM,
     ___GFP_HIGH,
     ___GFP_KSWAPD_RECLAIM,
     ___GFP_NOMEMALLOC,
@@ -212,8 +213,9 @@ def rmqueue(s, cpu, order, migratetype, alloc_flags):
             pfn = rmqueue_smallest(s, order, MIGRATE_HIGHATOMIC)
         if pfn == NO_PAGE:
             pfn = rmqueue_(s, order, migratetype, alloc_flags)
-        if pfn != NO_PAGE:
-            mod_zone_freepage_state(s, -(np.int64(1) << order), np.int64(s.page[pfn].pcpmt))
+        if pfn == NO_PAGE:
+            return pfn  # "goto failed": the boost check below is skipped
+        mod_zone_freepage_state(s, -(np.int64(1) << order), np.int64(s.page[pfn].pcpmt))
     if pfn != NO_PAGE:
         s.zone[PGALLOC] += np.int64(1) << order
         if s.page[pfn].pcpmt == MIGRATE_CMA:
@@ -283,7 +285,9 @@ def alloc_pages(s, cpu, gfp, order):
     pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
     if pfn != NO_PAGE:
         return pfn
-    # __alloc_pages_slowpath
+    # __alloc_pages_slowpath: atomic reserves are not for callers that can sleep
+    if (gfp & (___GFP_ATOMIC | ___GFP_DIRECT_RECLAIM)) == (___GFP_ATOMIC | ___GFP_DIRECT_RECLAIM):
+        gfp &= ~___GFP_ATOMIC
     alloc_flags = gfp_to_alloc_flags(gfp)
     if alloc_flags & ALLOC_KSWAPD:
         wakeup_kswapd(s)
