@@ -9,16 +9,22 @@ Measured, never asserted in tests. Figures:
 * ``compile_s_cold``: a fresh process with an empty numba cache: import, boot, churn.
 * ``load_s_warm``: the same process again with the cache filled by the cold run.
 * ``bytes_per_page``: memory of the machine state per simulated page.
+* ``c_buddy_ns_per_op``: the same churn in a minimal C array-based buddy allocator
+  (``benchmarks/c_buddy.c``: one free list per order, no migratetypes, pcp lists or
+  watermarks), built with the system C compiler when one is found; the yardstick for
+  ``buddy_ns_per_op``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +35,7 @@ from .mm.page_alloc import alloc_pages, free_pages
 from .mm.state import Z_MANAGED, Z_NR_CPUS
 from .mm.vmstat import NR_FREE_PAGES
 
+REPEATS = 5
 ORDER_MIX = np.array([0.90, 0.04, 0.03, 0.02, 0.01])  # orders 0..4
 GFP_MIX = (
     (GFP_HIGHUSER_MOVABLE, 0.70),
@@ -73,8 +80,8 @@ def _draws(rng: np.random.Generator, n: int, nr_cpus: int):
     return orders, gfps, cpus, victims
 
 
-def run_churn(ops: int = 2_000_000, seed: int = 0, occupancy: float = 0.75) -> dict[str, float]:
-    """Fill the seed machine to ``occupancy``, then time ``ops`` churn operations."""
+def churn_machine(seed: int = 0, occupancy: float = 0.75):
+    """The seed machine filled to ``occupancy``, with a function that times one churn segment."""
     s = build_machine(machine_config())
     rng = np.random.default_rng(seed)
     managed = int(s.zone[Z_MANAGED])
@@ -82,17 +89,30 @@ def run_churn(ops: int = 2_000_000, seed: int = 0, occupancy: float = 0.75) -> d
     live_pfn = np.zeros(managed + 1, dtype=np.int64)
     live_order = np.zeros(managed + 1, dtype=np.int64)
     nr_cpus = int(s.zone[Z_NR_CPUS])
-    nlive, _ = churn(s, *_draws(rng, managed, nr_cpus), live_pfn, live_order, 0, target_free)
-    draws = _draws(rng, ops, nr_cpus)
-    t0 = time.perf_counter()
-    nlive, failed = churn(s, *draws, live_pfn, live_order, nlive, target_free)
-    dt = time.perf_counter() - t0
-    free = int(s.zone[NR_FREE_PAGES])
+    live = {"n": 0, "failed": 0}
+    live["n"], _ = churn(s, *_draws(rng, managed, nr_cpus), live_pfn, live_order, 0, target_free)
+
+    def segment(ops: int) -> float:
+        """Run ``ops`` churn operations; return seconds per operation."""
+        draws = _draws(rng, ops, nr_cpus)
+        t0 = time.perf_counter()
+        live["n"], f = churn(s, *draws, live_pfn, live_order, live["n"], target_free)
+        dt = time.perf_counter() - t0
+        live["failed"] += f
+        return dt / ops
+
+    return s, segment, live
+
+
+def run_churn(ops: int = 2_000_000, seed: int = 0) -> dict[str, float]:
+    """Median ns per operation over REPEATS segments of the seed machine's churn."""
+    s, segment, live = churn_machine(seed)
+    per_op = [segment(ops // REPEATS) for _ in range(REPEATS)]
     return {
-        "buddy_ns_per_op": round(dt / ops * 1e9, 1),
+        "buddy_ns_per_op": round(float(np.median(per_op)) * 1e9, 1),
         "churn_ops": ops,
-        "churn_failed_allocs": int(failed),
-        "occupancy_end": round(1.0 - free / managed, 4),
+        "churn_failed_allocs": int(live["failed"]),
+        "occupancy_end": round(1.0 - int(s.zone[NR_FREE_PAGES]) / int(s.zone[Z_MANAGED]), 4),
         "bytes_per_page": round(bytes_per_page(s), 2),
     }
 
@@ -102,7 +122,7 @@ _COMPILE_PROBE = (
     "from allockit.bench import run_churn; run_churn(ops=2000); "
     "from allockit.mm.invariants import check_invariants; "
     "from allockit.mm import build_machine, machine_config; "
-    "check_invariants(build_machine(machine_config(ram='16M', cma_size='4M'))); "
+    "check_invariants(build_machine(machine_config(ram='16M', cma_size='4M', kernel_reserved=0))); "
     "print(time.perf_counter()-t)"
 )
 
@@ -121,11 +141,51 @@ def compile_times() -> dict[str, float]:
     return {"compile_s_cold": round(out[0], 2), "load_s_warm": round(out[1], 2)}
 
 
+C_BUDDY = Path(__file__).resolve().parent.parent / "benchmarks" / "c_buddy.c"
+
+
+def build_c_buddy(tmp: Path) -> Path | None:
+    """Compile benchmarks/c_buddy.c; None when no C compiler or no source checkout."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or not C_BUDDY.exists():
+        return None
+    exe = tmp / "c_buddy"
+    subprocess.run([cc, "-O2", "-o", str(exe), str(C_BUDDY)], check=True, capture_output=True)
+    return exe
+
+
+def run_c_buddy(exe: Path, ops: int) -> float:
+    """ns per operation of one run of the C yardstick."""
+    out = subprocess.run([str(exe), str(ops)], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().split("=")[1])
+
+
 def main(as_json: bool = False, ops: int = 2_000_000, compile: bool = True) -> dict[str, float]:
-    """Run every benchmark; print a table or one JSON object."""
+    """Run every benchmark; print a table or one JSON object.
+
+    The compiled churn and the C yardstick run interleaved, segment by segment, so that both
+    see the same machine load; the ratio is the median of the per-segment ratios.
+    """
     run_churn(ops=20_000)  # compile (or load from the cache) before timing
-    result: dict[str, float] = {}
-    result.update(run_churn(ops=ops))
+    s, segment, live = churn_machine()
+    ours, theirs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_c_buddy(Path(tmp))
+        for _ in range(REPEATS):
+            ours.append(segment(ops // REPEATS) * 1e9)
+            if exe is not None:
+                theirs.append(run_c_buddy(exe, ops // REPEATS))
+    result: dict[str, float] = {
+        "buddy_ns_per_op": round(float(np.median(ours)), 1),
+        "churn_ops": ops,
+        "churn_failed_allocs": int(live["failed"]),
+        "occupancy_end": round(1.0 - int(s.zone[NR_FREE_PAGES]) / int(s.zone[Z_MANAGED]), 4),
+        "bytes_per_page": round(bytes_per_page(s), 2),
+    }
+    if theirs:
+        result["c_buddy_ns_per_op"] = round(float(np.median(theirs)), 1)
+        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+        result["ratio_to_c"] = round(float(np.median(ratios)), 2)
     if compile:
         result.update(compile_times())
     if as_json:
