@@ -30,6 +30,7 @@ from .constants import (
     PAGE_SIZE,
     PG_reserved,
 )
+from .costs import apply_costs, load_costs
 from .jit import mm_jit
 from .state import (
     Z_ALLOC_NOFRAGMENT,
@@ -41,6 +42,7 @@ from .state import (
     Z_MIN_FREE_KBYTES,
     Z_PCP_BATCH,
     Z_PCP_HIGH,
+    Z_SWAP,
     Z_WATERMARK_BOOST_FACTOR,
     Z_WMARK,
     MachineState,
@@ -117,11 +119,22 @@ def x86_populated_zones(ram_pages: int) -> int:
     return 2 if ram_pages <= (4 << 30) // PAGE_SIZE else 3
 
 
-def build_machine(cfg: MachineConfig) -> MachineState:
-    """Boot a machine from a validated config: the state right after the kernel came up."""
+def build_machine(
+    cfg: MachineConfig,
+    costs: dict[str, int] | None = None,
+    event_capacity: int = 1,
+    nr_objects: int = 1,
+) -> MachineState:
+    """Boot a machine from a validated config: the state right after the kernel came up.
+
+    ``costs``: a validated cost model (``costs.load_costs``); default ``params/costs.yaml``.
+    ``event_capacity`` / ``nr_objects`` size the background queue and object table for the
+    workload that will run on the machine.
+    """
     pbo = cfg.pageblock_order
     cma_bits = cfg.cma_size >> cfg.cma_order_per_bit
-    s = allocate_state(cfg.ram, pbo, cfg.nr_cpus, cma_bits)
+    s = allocate_state(cfg.ram, pbo, cfg.nr_cpus, cma_bits, event_capacity, nr_objects)
+    apply_costs(s, costs if costs is not None else load_costs())
     s.pb_mt[:] = MIGRATE_MOVABLE  # memmap_init_zone
     reserved = cfg.boot_reserved_pages
     s.flags[:reserved] = PG_reserved  # a view on the page records
@@ -129,6 +142,7 @@ def build_machine(cfg: MachineConfig) -> MachineState:
     z[Z_KERNEL] = cfg.kernel_code
     z[Z_WATERMARK_BOOST_FACTOR] = cfg.watermark_boost_factor
     z[Z_ALLOC_NOFRAGMENT] = 1 if cfg.zone_name == "Normal" else 0
+    z[Z_SWAP] = 1 if cfg.swap else 0
 
     # memblock_free_all: everything but the reserved pages and the (memblock-reserved) CMA area.
     cma_base = cfg.cma_base_pfn if cfg.cma_size else cfg.ram

@@ -62,6 +62,7 @@ class MachineConfig(BaseModel):
     # Zone the modelled memory stands for; "auto": DMA32 up to 4 GiB, Normal above (x86-64).
     zone: Literal["auto", "DMA32", "Normal"] = "auto"
     transparent_hugepage: bool = True  # estimate: x86-64 defconfig enables THP
+    swap: bool = False  # estimate (seed silent): without swap, reclaim takes file pages only
     watermark_scale_factor: int = 10
     watermark_boost_factor: int = 15000
     min_free_kbytes: int | None = None  # None: computed as the kernel does at boot

@@ -151,6 +151,10 @@ PG_writeback = 1 << 8
 PG_locked = 1 << 9
 PG_head = 1 << 10  # first page of an allocation of order > 0
 PG_pagetable = 1 << 11
+PG_private = 1 << 12  # buffer heads attached (file pages)
+PG_nomigratepage = 1 << 13  # sim: its mapping has no ->migratepage (fallback_migrate_page)
+PG_isolated = 1 << 14  # sim: off the LRU, on a migration list (isolate_lru_page)
+PG_pagevec = 1 << 15  # sim: in a per-CPU LRU-add pagevec (not yet PageLRU, extra reference)
 
 PAGE_FLAG_NAMES = {
     "buddy": PG_buddy,
@@ -165,7 +169,106 @@ PAGE_FLAG_NAMES = {
     "locked": PG_locked,
     "head": PG_head,
     "pagetable": PG_pagetable,
+    "private": PG_private,
+    "nomigratepage": PG_nomigratepage,
+    "isolated": PG_isolated,
+    "pagevec": PG_pagevec,
 }
+
+# Kinds of extra reference a page can hold until its t_ref (page->_refcount above what the
+# mapping and the mappers account for): why migration's refcount check fails on it.
+REF_NONE = 0
+REF_GUP = 1  # short-term get_user_pages pin (O_DIRECT, futex, ...)
+REF_FORK = 2  # copy_page_range during fork
+REF_EXIT = 3  # zap_pte_range during exit/munmap
+REF_SPECULATIVE = 4  # get_page_unless_zero by a concurrent walker
+REF_NAMES = ("none", "gup", "fork", "exit", "speculative")
+
+# Errnos as the kernel returns them (negative).
+EINTR = 4
+EAGAIN = 11
+ENOMEM = 12
+EBUSY = 16
+EINVAL = 22
+ERRNO_NAMES = {
+    0: "0",
+    -EINTR: "-EINTR",
+    -EAGAIN: "-EAGAIN",
+    -ENOMEM: "-ENOMEM",
+    -EBUSY: "-EBUSY",
+    -EINVAL: "-EINVAL",
+}
+
+# enum migrate_mode
+MIGRATE_ASYNC = 0
+MIGRATE_SYNC_LIGHT = 1
+MIGRATE_SYNC = 2
+
+# Time categories of the breakdown every time-consuming call reports.
+T_ISOLATE = 0  # start/undo_isolate_page_range, has_unmovable_pages
+T_DRAIN_PCP = 1  # drain_all_pages
+T_DRAIN_LRU = 2  # lru_add_drain_all
+T_SCAN = 3  # isolate_migratepages_range, test_pages_isolated, bitmap search, harvesting
+T_MIGRATE = 4  # migrate_pages: target allocation, unmap, TLB shootdown, copy, remap
+T_DROP_CLEAN = 5  # reclaim_clean_pages_from_list
+T_WAIT_WRITEBACK = 6  # wait_on_page_writeback
+T_WAIT_LOCK = 7  # lock_page
+T_COMPACT = 8  # compaction scanners
+T_RECLAIM = 9  # direct reclaim
+T_ALLOC = 10  # buddy allocator work (split, free, merge)
+T_MUTEX = 11  # waiting for cma_mutex / other serialisation
+NR_TIME_CATEGORIES = 12
+TIME_CATEGORY_NAMES = (
+    "isolate",
+    "drain_pcp",
+    "drain_lru",
+    "scan",
+    "migrate",
+    "drop_clean",
+    "wait_writeback",
+    "wait_lock",
+    "compact",
+    "reclaim",
+    "alloc",
+    "mutex",
+)
 
 # No page / empty list / failed allocation.
 NO_PAGE = -1
+
+# Cost-model constants (params/costs.yaml), stored at MachineState.zone[Z_COST + C_*].
+COST_NAMES = (
+    "migrate_page_ns",
+    "unmap_page_ns",
+    "tlb_flush_per_cpu_ns",
+    "drop_clean_page_ns",
+    "drain_base_ns",
+    "drain_busy_cpu_wait_ns",
+    "isolate_pageblock_ns",
+    "scan_per_pfn_ns",
+    "isolate_lru_page_ns",
+    "harvest_per_page_ns",
+    "free_page_ns",
+    "lock_wakeup_ns",
+    "compaction_scan_per_pfn_ns",
+    "reclaim_page_ns",
+    "migrate_attempt_ns",
+    "writeout_ns",
+)
+C_MIGRATE_PAGE = 0
+C_UNMAP_PAGE = 1
+C_TLB_FLUSH_PER_CPU = 2
+C_DROP_CLEAN_PAGE = 3
+C_DRAIN_BASE = 4
+C_DRAIN_BUSY_CPU_WAIT = 5
+C_ISOLATE_PAGEBLOCK = 6
+C_SCAN_PER_PFN = 7
+C_ISOLATE_LRU_PAGE = 8
+C_HARVEST_PER_PAGE = 9
+C_FREE_PAGE = 10
+C_LOCK_WAKEUP = 11
+C_COMPACTION_SCAN_PER_PFN = 12
+C_RECLAIM_PAGE = 13
+C_MIGRATE_ATTEMPT = 14
+C_WRITEOUT = 15
+NR_COSTS = len(COST_NAMES)

@@ -23,7 +23,6 @@ Checked:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from .constants import (
     MAX_ORDER,
@@ -37,6 +36,7 @@ from .constants import (
     PG_buddy,
     PG_pcp,
 )
+from .jit import mm_njit
 from .lists import free_list_slot, pcp_list_slot
 from .state import (
     Z_CMA_BASE,
@@ -84,7 +84,7 @@ _MESSAGES = {
 }
 
 
-@njit(cache=True)
+@mm_njit
 def _walk_free_lists(s, seen):
     """Checks 1-2 for the free lists; fills ``seen`` (1 = in a free block, 2 = block head)."""
     nr_pages = s.zone[Z_NR_PAGES]
@@ -144,7 +144,7 @@ def _walk_free_lists(s, seen):
     return 0, -1, 0, 0
 
 
-@njit(cache=True)
+@mm_njit
 def _check_buddies(s, seen):
     """Checks 2 (orphan PageBuddy) and 5 (unmerged buddies)."""
     nr_pages = s.zone[Z_NR_PAGES]
@@ -171,7 +171,7 @@ def _check_buddies(s, seen):
     return 0, -1, 0, 0
 
 
-@njit(cache=True)
+@mm_njit
 def _check_pcp(s):
     """Check 6."""
     nr_pages = s.zone[Z_NR_PAGES]
@@ -211,7 +211,7 @@ def _check_pcp(s):
     return 0, -1, 0, 0
 
 
-@njit(cache=True)
+@mm_njit
 def _check_pageblocks(s):
     """Checks 7-8."""
     pbo = s.zone[Z_PAGEBLOCK_ORDER]
@@ -237,7 +237,7 @@ def _check_pageblocks(s):
     return 0, -1, 0, 0
 
 
-@njit(cache=True)
+@mm_njit
 def check_invariants_nb(s):
     """Compiled checker: ``(code, pfn, a, b)``; code 0 means every invariant holds."""
     seen = np.zeros(s.zone[Z_NR_PAGES], dtype=np.uint8)

@@ -1,20 +1,46 @@
-"""The two decorators every simulated-kernel function uses.
+"""The decorators every simulated-kernel function uses, and where their compiled code lives.
 
 ``mm_jit``: ``@njit(cache=True)`` compiled without numba's reference-counting runtime
 (``_nrt=False``). The machine state is a tuple of arrays passed to every function; with NRT
 on, each call increfs and decrefs every array with atomic instructions, which measured as
 3-10x the cost of the allocator step itself. The kernels here never create arrays (they only
 read and write the state they are given), so they do not need the runtime; numba refuses to
-compile one that tries. ``_nrt`` is a documented-in-source but underscore option of numba's
-CPU target (numba itself uses it for allocation-free helpers).
+compile one that tries. ``_nrt`` is an underscore option of numba's CPU target, which numba
+itself uses for allocation-free helpers.
 
-``mm_jit_inline``: the same, inlined into the caller at numba IR level, for one-line helpers
-(list operations, pageblock lookups) on the hottest paths.
+``mm_jit_inline``: the same, inlined into the caller at numba IR level, for small helpers on
+the hottest paths. ``mm_njit``: plain ``njit(cache=True)`` for functions that allocate arrays
+(the invariant checker).
 
-Functions that allocate (the invariant checker, boot helpers) use plain ``njit(cache=True)``.
+Cache: numba invalidates a cached function only when *its own* source file changes, not when
+a constant or callee in another module does. So the cache directory is keyed by a hash of
+every source file of ``allockit/mm`` and the numba version: any change compiles afresh, and
+identical sources (other processes, papermill kernels, Dask workers) share one cache. Set
+``NUMBA_CACHE_DIR`` to take over the location (and the invalidation) yourself.
 """
 
+import hashlib
+import os
+from pathlib import Path
+
+import numba
 from numba import njit
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256(numba.__version__.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    _base = os.environ.get("ALLOCKIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "allockit"
+    )
+    numba.config.CACHE_DIR = os.path.join(_base, "numba-" + _source_hash())
 
 mm_jit = njit(cache=True, _nrt=False)
 mm_jit_inline = njit(cache=True, _nrt=False, inline="always")
+mm_njit = njit(cache=True)

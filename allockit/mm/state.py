@@ -1,21 +1,26 @@
-"""The simulated machine's state: one zone as a NamedTuple of four numpy arrays.
+"""The simulated machine's state: one zone as a NamedTuple of six numpy arrays.
 
 numba types a NamedTuple of arrays as a tuple, so every compiled kernel takes the whole
 machine as one argument and can still be cached on disk (a jitclass could not be). The tuple
-is passed by value on every call, so it is kept to four arrays:
+is passed by value on every call, so it is kept small:
 
 * ``page``: one record per page frame (``struct page``): list links, owner, flags, buddy or
-  allocation order, pcppage migratetype; followed by one record per list sentinel.
+  allocation order, pcppage migratetype, and the release times of transient states (I/O:
+  writeback or read lock; extra reference: pins, fork/exit walks); followed by one record per
+  list sentinel.
 * ``pb_mt``: one migratetype per pageblock.
-* ``zone``: int64 scalars of ``struct zone``, then ``free_area[].nr_free``, then the vmstat
-  counters, then the per-CPU pcp counts (offsets below; vmstat.py's indices are absolute).
+* ``zone``: int64 scalars of ``struct zone`` and of the machine (clock, ...), then
+  ``free_area[].nr_free``, the vmstat counters, the time breakdown, the cost constants, the
+  per-CPU pcp counts and the per-CPU LRU pagevecs (offsets below; vmstat.py's are absolute).
 * ``cma_bitmap``: one byte per bit of ``cma->bitmap``.
+* ``events``: the time-ordered queue of what the rest of the machine does (background.py).
+* ``obj_pfn``: for each background object (an allocation of the workload), its current pfn.
 
 Lists are the kernel's ``struct list_head`` rings: the link fields hold one slot per page
 frame followed by one sentinel slot per list (free lists, then pcp lists), so unlinking a page
 needs no knowledge of which list it is on, exactly as ``list_del()``.
 
-Memory per simulated page: 16 bytes (``bytes_per_page``); the budget is 32.
+Memory per simulated page: 28 bytes (``bytes_per_page``); the budget is 32.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .constants import MAX_ORDER, MIGRATE_PCPTYPES, MIGRATE_TYPES
+from .constants import MAX_ORDER, MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_COSTS, NR_TIME_CATEGORIES
 from .vmstat import NR_VMSTAT_ITEMS, VMSTAT_BASE
 
 PAGE_DTYPE = np.dtype(
@@ -35,6 +40,24 @@ PAGE_DTYPE = np.dtype(
         ("flags", np.uint16),  # PG_* bits (constants.py)
         ("order", np.int8),  # buddy order (valid on PG_buddy pages) / allocation order on heads
         ("pcpmt", np.int8),  # "pcppage migratetype" (page->index in the kernel)
+        ("t_io", np.uint32),  # us: end of writeback (PG_writeback) or of a read lock (PG_locked)
+        ("t_ref", np.uint32),  # us: end of an extra reference (pin, fork/exit walk)
+        ("mapcount", np.uint8),  # CPUs whose TLBs may cache a mapping of the page (0: unmapped)
+        ("refkind", np.uint8),  # REF_* kind of the extra reference until t_ref
+    ],
+    align=True,
+)
+
+# A background operation: at ``time`` (ns) CPU ``cpu`` does ``kind`` to object ``obj``.
+EVENT_DTYPE = np.dtype(
+    [
+        ("time", np.int64),
+        ("obj", np.int32),
+        ("arg", np.int32),  # gfp (EV_ALLOC), duration in us (EV_PIN/EV_WRITEBACK/...), ...
+        ("kind", np.uint8),
+        ("cpu", np.uint8),
+        ("order", np.uint8),
+        ("pkind", np.uint8),  # page kind of an allocation (background.PK_*)
     ],
     align=True,
 )
@@ -59,10 +82,25 @@ Z_CMA_COUNT = 17
 Z_CMA_ORDER_PER_BIT = 18
 Z_KERNEL = 19  # kernel-model version as 100*major + minor (509 = v5.9, 601 = v6.1)
 Z_MIN_FREE_KBYTES = 20
-NR_ZONE_FIELDS = 21
-Z_NR_FREE = 24  # free_area[order].nr_free, MAX_ORDER entries
+Z_CLOCK = 21  # the virtual clock, ns
+Z_BUSY_CPUS = 22  # CPUs running the workload (drain waits depend on it)
+Z_EV_HEAD = 23  # next background event to run (index into events)
+Z_EV_TAIL = 24  # number of valid events
+Z_PAGEVEC = 25  # offset of the per-CPU pagevecs in this array
+Z_NR_OBJ = 26  # size of obj_pfn in use
+Z_SWAP = 27  # 1 if anonymous memory can be swapped (reclaim may take anon pages)
+Z_IN_BG = 28  # 1 while background events run (they cost the calling task no time)
+Z_RECLAIM_HAND = 29  # next pfn the reclaim scanner looks at (a clock hand over the LRU)
+NR_ZONE_FIELDS = 30
+Z_NR_FREE = 40  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
-Z_PCP_COUNT = VMSTAT_BASE + NR_VMSTAT_ITEMS  # per_cpu_pages.count, one per CPU
+Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)
+Z_COST = Z_TIME + NR_TIME_CATEGORIES  # cost constants (constants.C_*)
+COMPACT_CLUSTER_MAX = 32  # include/linux/swap.h SWAP_CLUSTER_MAX
+Z_MIGRATE_LIST = Z_COST + NR_COSTS  # cc->migratepages: count, then up to 32 pfns
+Z_PCP_COUNT = Z_MIGRATE_LIST + 1 + COMPACT_CLUSTER_MAX  # pcp counts per CPU, then pagevecs
+PAGEVEC_SIZE = 15  # include/linux/pagevec.h
+PAGEVEC_SLOTS = PAGEVEC_SIZE + 1  # count, then the pfns
 
 ZONE_BOOSTED_WATERMARK = 1
 
@@ -79,8 +117,10 @@ class MachineState(NamedTuple):
 
     page: np.ndarray  # PAGE_DTYPE[nr_pages + nr_lists]
     pb_mt: np.ndarray  # int8[nr_pageblocks]: pageblock migratetype
-    zone: np.ndarray  # int64[Z_PCP_COUNT + nr_cpus]
+    zone: np.ndarray  # int64[Z_PCP_COUNT + nr_cpus * (1 + PAGEVEC_SLOTS)]
     cma_bitmap: np.ndarray  # uint8[bits]: one byte per bit of cma->bitmap
+    events: np.ndarray  # EVENT_DTYPE[capacity]: background operations, time-ordered
+    obj_pfn: np.ndarray  # int32[objects]: current pfn of each background object, -1 if none
 
     @property
     def nr_pages(self) -> int:
@@ -121,7 +161,16 @@ class MachineState(NamedTuple):
 
     @property
     def pcp_count(self) -> np.ndarray:
-        return self.zone[Z_PCP_COUNT:]
+        return self.zone[Z_PCP_COUNT : Z_PCP_COUNT + int(self.zone[Z_NR_CPUS])]
+
+    @property
+    def time_ns(self) -> np.ndarray:
+        """Time spent per category (constants.TIME_CATEGORY_NAMES), ns."""
+        return self.zone[Z_TIME : Z_TIME + NR_TIME_CATEGORIES]
+
+    @property
+    def clock(self) -> int:
+        return int(self.zone[Z_CLOCK])
 
 
 def nr_lists(nr_cpus: int) -> int:
@@ -130,7 +179,12 @@ def nr_lists(nr_cpus: int) -> int:
 
 
 def allocate_state(
-    nr_pages: int, pageblock_order: int, nr_cpus: int, cma_bits: int
+    nr_pages: int,
+    pageblock_order: int,
+    nr_cpus: int,
+    cma_bits: int,
+    event_capacity: int = 1,
+    nr_objects: int = 1,
 ) -> MachineState:
     """Allocate an empty zone: no free pages, all lists empty, every page zeroed.
 
@@ -144,18 +198,22 @@ def allocate_state(
     state = MachineState(
         page=page,
         pb_mt=np.zeros(nr_pages >> pageblock_order, dtype=np.int8),
-        zone=np.zeros(Z_PCP_COUNT + nr_cpus, dtype=np.int64),
+        zone=np.zeros(Z_PCP_COUNT + nr_cpus * (1 + PAGEVEC_SLOTS), dtype=np.int64),
         cma_bitmap=np.zeros(max(cma_bits, 1), dtype=np.uint8),
+        events=np.zeros(max(event_capacity, 1), dtype=EVENT_DTYPE),
+        obj_pfn=np.full(max(nr_objects, 1), -1, dtype=np.int32),
     )
     state.zone[Z_NR_PAGES] = nr_pages
     state.zone[Z_PAGEBLOCK_ORDER] = pageblock_order
     state.zone[Z_NR_CPUS] = nr_cpus
+    state.zone[Z_PAGEVEC] = Z_PCP_COUNT + nr_cpus
+    state.zone[Z_NR_OBJ] = state.obj_pfn.shape[0]
     return state
 
 
 def bytes_per_page(state: MachineState) -> float:
-    """Bytes of state per simulated page frame, all arrays included."""
-    total = sum(a.nbytes for a in state)
+    """Bytes of machine state per simulated page frame (the workload's queues excluded)."""
+    total = state.page.nbytes + state.pb_mt.nbytes + state.zone.nbytes + state.cma_bitmap.nbytes
     return total / state.nr_pages
 
 

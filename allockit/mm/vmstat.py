@@ -26,10 +26,46 @@ VMSTAT_NAMES = (
     "sim_highatomic_reserve",  # reserve_highatomic_pageblock() reserved a block
     "sim_alloc_fail",  # get_page_from_freelist found nothing (fast + min-wmark retry)
     "sim_wmark_fail",  # zone_watermark_ok() refused
-    "sim_kswapd_wake",  # wakeup_kswapd() requests (kswapd itself comes with reclaim)
+    "sim_kswapd_wake",  # wakeup_kswapd() requests
+    # background (workload) operations, background.py
+    "sim_bg_events",
+    "sim_bg_skipped",  # operations on an object that was reclaimed or never allocated
+    "sim_bg_alloc_fail",
+    # migration (mm/migrate.c)
+    "pgmigrate_success",
+    "pgmigrate_fail",
+    "sim_migrate_eagain",  # per-page -EAGAIN results (retried in a later pass)
+    "sim_migrate_ebusy",  # per-page -EBUSY results (non-SYNC modes: writeback, no migratepage)
+    "sim_migrate_enomem",  # target allocation failures
+    "sim_migrate_freed",  # page freed meanwhile (refcount 1): nothing to migrate
+    "sim_writeback_wait",  # wait_on_page_writeback in a forced SYNC pass
+    "sim_lock_wait",  # lock_page slept
+    "sim_reclaim_clean",  # reclaim_clean_pages_from_list: clean page cache dropped
+    "sim_isolate_skip",  # isolate_migratepages: in-use pages left in place
+    # isolation and contiguous allocation (mm/page_isolation.c, mm/cma.c)
+    "sim_isolate_pageblock",
+    "sim_isolate_fail",  # set_migratetype_isolate refused (has_unmovable_pages / isolated)
+    "sim_test_isolated_fail",  # test_pages_isolated found a busy page
+    "sim_lru_add_drain_all",
+    "sim_alloc_contig_range",
+    "sim_alloc_contig_ebusy",
+    "cma_alloc_success",  # pages (v5.12+ vmstat; counted here for every model version)
+    "cma_alloc_fail",
+    "sim_cma_alloc_retry",  # cma_alloc slides after -EBUSY (tracepoint cma_alloc_busy_retry)
+    # compaction and reclaim
+    "compact_stall",
+    "compact_fail",
+    "compact_success",
+    "compact_migrate_scanned",
+    "compact_free_scanned",
+    "compact_isolated",
+    "compact_deferred",  # sim: compaction skipped by defer_compaction
+    "allocstall",
+    "pgsteal_direct",
+    "pgsteal_kswapd",
 )
 
-VMSTAT_BASE = 35  # first counter's offset in MachineState.zone (state.py checks the layout)
+VMSTAT_BASE = 51  # first counter's offset in MachineState.zone (state.py checks the layout)
 
 NR_FREE_PAGES = VMSTAT_BASE + 0
 NR_FREE_CMA_PAGES = VMSTAT_BASE + 1
@@ -45,5 +81,37 @@ SIM_HIGHATOMIC_RESERVE = VMSTAT_BASE + 10
 SIM_ALLOC_FAIL = VMSTAT_BASE + 11
 SIM_WMARK_FAIL = VMSTAT_BASE + 12
 SIM_KSWAPD_WAKE = VMSTAT_BASE + 13
+SIM_BG_EVENTS = VMSTAT_BASE + 14
+SIM_BG_SKIPPED = VMSTAT_BASE + 15
+SIM_BG_ALLOC_FAIL = VMSTAT_BASE + 16
+PGMIGRATE_SUCCESS = VMSTAT_BASE + 17
+PGMIGRATE_FAIL = VMSTAT_BASE + 18
+SIM_MIGRATE_EAGAIN = VMSTAT_BASE + 19
+SIM_MIGRATE_EBUSY = VMSTAT_BASE + 20
+SIM_MIGRATE_ENOMEM = VMSTAT_BASE + 21
+SIM_MIGRATE_FREED = VMSTAT_BASE + 22
+SIM_WRITEBACK_WAIT = VMSTAT_BASE + 23
+SIM_LOCK_WAIT = VMSTAT_BASE + 24
+SIM_RECLAIM_CLEAN = VMSTAT_BASE + 25
+SIM_ISOLATE_SKIP = VMSTAT_BASE + 26
+SIM_ISOLATE_PAGEBLOCK = VMSTAT_BASE + 27
+SIM_ISOLATE_FAIL = VMSTAT_BASE + 28
+SIM_TEST_ISOLATED_FAIL = VMSTAT_BASE + 29
+SIM_LRU_ADD_DRAIN_ALL = VMSTAT_BASE + 30
+SIM_ALLOC_CONTIG_RANGE = VMSTAT_BASE + 31
+SIM_ALLOC_CONTIG_EBUSY = VMSTAT_BASE + 32
+CMA_ALLOC_SUCCESS = VMSTAT_BASE + 33
+CMA_ALLOC_FAIL = VMSTAT_BASE + 34
+SIM_CMA_ALLOC_RETRY = VMSTAT_BASE + 35
+COMPACT_STALL = VMSTAT_BASE + 36
+COMPACT_FAIL = VMSTAT_BASE + 37
+COMPACT_SUCCESS = VMSTAT_BASE + 38
+COMPACT_MIGRATE_SCANNED = VMSTAT_BASE + 39
+COMPACT_FREE_SCANNED = VMSTAT_BASE + 40
+COMPACT_ISOLATED = VMSTAT_BASE + 41
+COMPACT_DEFERRED = VMSTAT_BASE + 42
+ALLOCSTALL = VMSTAT_BASE + 43
+PGSTEAL_DIRECT = VMSTAT_BASE + 44
+PGSTEAL_KSWAPD = VMSTAT_BASE + 45
 
 NR_VMSTAT_ITEMS = len(VMSTAT_NAMES)

@@ -1,0 +1,132 @@
+"""The CMA area: ``cma_alloc`` and ``cma_release`` (Linux v5.9, mm/cma.c).
+
+One area (``Z_CMA_BASE``, ``Z_CMA_COUNT``, ``Z_CMA_ORDER_PER_BIT``) with its bitmap, one byte
+per bit in ``MachineState.cma_bitmap``. ``cma_alloc`` searches the bitmap first-fit from bit 0
+on every call (it remembers no earlier failure), marks the bits, and runs
+``alloc_contig_range(MIGRATE_CMA)`` under the global ``cma_mutex``. On -EBUSY it clears the
+bits and tries again one *alignment step* further (so a busy page keeps failing every window
+that still contains it); any other error gives up at once.
+"""
+
+import numpy as np
+
+from .clock import charge
+from .constants import C_SCAN_PER_PFN, EBUSY, ENOMEM, MIGRATE_CMA, T_SCAN
+from .contig import alloc_contig_range, free_contig_range
+from .jit import mm_jit
+from .state import Z_CMA_BASE, Z_CMA_COUNT, Z_CMA_ORDER_PER_BIT, Z_COST
+from .vmstat import CMA_ALLOC_FAIL, CMA_ALLOC_SUCCESS, SIM_CMA_ALLOC_RETRY
+
+
+@mm_jit
+def cma_bitmap_maxno(s):
+    return s.zone[Z_CMA_COUNT] >> s.zone[Z_CMA_ORDER_PER_BIT]
+
+
+@mm_jit
+def cma_bitmap_aligned_mask(s, align_order):
+    opb = s.zone[Z_CMA_ORDER_PER_BIT]
+    if align_order <= opb:
+        return np.int64(0)
+    return (np.int64(1) << (align_order - opb)) - 1
+
+
+@mm_jit
+def cma_bitmap_aligned_offset(s, align_order):
+    return (s.zone[Z_CMA_BASE] & ((np.int64(1) << align_order) - 1)) >> s.zone[Z_CMA_ORDER_PER_BIT]
+
+
+@mm_jit
+def cma_bitmap_pages_to_bits(s, pages):
+    opb = s.zone[Z_CMA_ORDER_PER_BIT]
+    return (pages + (np.int64(1) << opb) - 1) >> opb
+
+
+@mm_jit
+def charge_bitmap_scan(s, bits):
+    """Bitmap searches go a word (64 bits) at a time."""
+    charge(s, (bits + 63) // 64 * s.zone[Z_COST + C_SCAN_PER_PFN], T_SCAN)
+
+
+@mm_jit
+def bitmap_find_next_zero_area_off(s, size, start, nr, align_mask, align_offset):
+    """``bitmap_find_next_zero_area_off`` (lib/bitmap.c) over the CMA bitmap."""
+    scanned = 0
+    while True:
+        index = start
+        while index < size and s.cma_bitmap[index] != 0:  # find_next_zero_bit
+            index += 1
+        scanned += index - start + 1
+        index = ((index + align_offset + align_mask) & ~align_mask) - align_offset  # __ALIGN_MASK
+        end = index + nr
+        if end > size:
+            charge_bitmap_scan(s, scanned)
+            return end
+        i = index
+        while i < end and s.cma_bitmap[i] == 0:  # find_next_bit
+            i += 1
+        scanned += i - index
+        if i < end:
+            start = i + 1
+            continue
+        charge_bitmap_scan(s, scanned)
+        return index
+
+
+@mm_jit
+def cma_set_bits(s, bitmap_no, nbits, value):
+    for i in range(bitmap_no, bitmap_no + nbits):
+        s.cma_bitmap[i] = value
+
+
+@mm_jit
+def cma_alloc(s, cpu, count, align):
+    """``cma_alloc(cma, count, align, no_warn)`` (v5.9).
+
+    Returns ``(pfn, ret, tries)``: the first pfn of ``count`` contiguous pages (pfn -1 on
+    failure), the last ``alloc_contig_range`` result (-ENOMEM if no window was free, 0 on
+    success) and the number of ``alloc_contig_range`` calls made. Zero pages, or more than
+    the area holds, give (-1, -ENOMEM, 0) without trying (the kernel returns NULL).
+    """
+    if s.zone[Z_CMA_COUNT] == 0 or count <= 0:
+        return np.int64(-1), np.int64(-ENOMEM), np.int64(0)
+    mask = cma_bitmap_aligned_mask(s, align)
+    offset = cma_bitmap_aligned_offset(s, align)
+    maxno = cma_bitmap_maxno(s)
+    nbits = cma_bitmap_pages_to_bits(s, count)
+    if nbits > maxno:
+        return np.int64(-1), np.int64(-ENOMEM), np.int64(0)
+    start = np.int64(0)
+    ret = np.int64(-ENOMEM)
+    tries = np.int64(0)
+    while True:
+        bitmap_no = bitmap_find_next_zero_area_off(s, maxno, start, nbits, mask, offset)
+        if bitmap_no >= maxno:
+            break
+        cma_set_bits(s, bitmap_no, nbits, 1)
+        pfn = s.zone[Z_CMA_BASE] + (bitmap_no << s.zone[Z_CMA_ORDER_PER_BIT])
+        tries += 1
+        r, _ = alloc_contig_range(s, cpu, pfn, pfn + count, MIGRATE_CMA, 0)
+        ret = r
+        if r == 0:
+            s.zone[CMA_ALLOC_SUCCESS] += count
+            return pfn, np.int64(0), tries
+        cma_set_bits(s, bitmap_no, nbits, 0)  # cma_clear_bitmap
+        if r != -EBUSY:
+            break
+        s.zone[SIM_CMA_ALLOC_RETRY] += 1
+        start = bitmap_no + mask + 1  # "try again with a bit different memory target"
+    s.zone[CMA_ALLOC_FAIL] += count
+    return np.int64(-1), ret, tries
+
+
+@mm_jit
+def cma_release(s, cpu, pfn, count):
+    """``cma_release``: free the pages through the pcp lists, then clear the bitmap."""
+    base = s.zone[Z_CMA_BASE]
+    if pfn < base or pfn + count > base + s.zone[Z_CMA_COUNT] or count <= 0:
+        return False
+    free_contig_range(s, cpu, pfn, count)
+    opb = s.zone[Z_CMA_ORDER_PER_BIT]
+    cma_set_bits(s, (pfn - base) >> opb, cma_bitmap_pages_to_bits(s, count), 0)
+    return True
