@@ -51,3 +51,41 @@ def bare_state(nr_pages=4096, pageblock_order=9, nr_cpus=2, mt=None):
     if mt == MIGRATE_CMA:
         s.zone[Z_CMA_COUNT] = nr_pages  # the whole zone is the CMA area
     return s
+
+
+def populated(n=2600, kinds=None, seed=0, **cfg_overrides):
+    """A small machine whose memory (CMA included) is filled with ``n`` background objects.
+
+    Objects are order-0 movable pages (anon or file at random unless ``kinds`` says) made
+    through the background queue at 1 us intervals, then every pagevec is drained, so they are
+    ordinary LRU pages. Returns the state; object i's pfn is ``s.obj_pfn[i]``.
+    """
+    import numpy as np
+
+    from allockit.mm.background import EV_ALLOC, PK_ANON, PK_FILE, run_background
+    from allockit.mm.constants import GFP_HIGHUSER_MOVABLE
+    from allockit.mm.pagestate import lru_add_drain_all_pages
+    from allockit.mm.state import Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, Z_PCP_BATCH, Z_PCP_HIGH
+
+    cfg = small_config(**cfg_overrides)
+    s = build_machine(cfg, event_capacity=n + 16, nr_objects=n + 16)
+    # a 16 MiB zone gets batch 1 / high 0 from zone_batchsize: give it working pcp lists
+    s.zone[Z_PCP_BATCH] = 7
+    s.zone[Z_PCP_HIGH] = 42
+    rng = np.random.default_rng(seed)
+    ev = s.events[:n]
+    ev["time"] = np.arange(n) * 1000
+    ev["obj"] = np.arange(n)
+    ev["kind"] = EV_ALLOC
+    ev["cpu"] = rng.integers(0, cfg.nr_cpus, n)
+    ev["arg"] = GFP_HIGHUSER_MOVABLE
+    # random kinds: an alternating pattern would lock step with the CMA "more than half of
+    # free" rule, which alternates CMA and normal pages once it engages
+    ev["pkind"] = kinds if kinds is not None else rng.choice([PK_ANON, PK_FILE], n)
+    s.zone[Z_EV_TAIL] = n
+    run_background(s, n * 1000)
+    lru_add_drain_all_pages(s)
+    s.zone[Z_CLOCK] = 0
+    s.zone[Z_BUSY_CPUS] = 0
+    s.time_ns[:] = 0
+    return s

@@ -8,7 +8,8 @@ and state changes (dirty, writeback, read lock, pin, mapping) set the page's fla
 release times. An object follows its page: migration moves it, reclaim drops it (later
 operations on a dropped or never-allocated object are counted and skipped).
 
-Background work runs on the other CPUs and costs the calling task no time.
+Background work runs on the other CPUs and costs the calling task no time; kswapd's reclaim
+(vmscan.py) runs alongside, up to each event's time.
 """
 
 import numpy as np
@@ -31,6 +32,7 @@ from .owners import OWNER_FREED
 from .page_alloc import alloc_pages, free_pages
 from .pagestate import lru_add_drain_cpu, lru_cache_add, pagevec_forget
 from .state import Z_CLOCK, Z_EV_HEAD, Z_EV_TAIL, Z_IN_BG, Z_NR_OBJ
+from .vmscan import kswapd_run
 from .vmstat import SIM_BG_ALLOC_FAIL, SIM_BG_EVENTS, SIM_BG_SKIPPED
 
 # Event kinds
@@ -153,17 +155,24 @@ def run_background(s, t):
     The clock is set to each event's time while it runs (so its release times are relative to
     when it happened) and restored to ``t`` afterwards.
     """
+    if s.zone[Z_IN_BG] != 0:
+        return
     head = s.zone[Z_EV_HEAD]
     tail = s.zone[Z_EV_TAIL]
-    if head >= tail or s.events[head].time > t or s.zone[Z_IN_BG] != 0:
+    if head >= tail or s.events[head].time > t:
+        s.zone[Z_IN_BG] = 1
+        kswapd_run(s, t)
+        s.zone[Z_IN_BG] = 0
         return
     s.zone[Z_IN_BG] = 1
     saved = s.zone[Z_CLOCK]
     while head < tail and s.events[head].time <= t:
+        kswapd_run(s, s.events[head].time)
         s.zone[Z_CLOCK] = s.events[head].time
         apply_event(s, head)
         s.zone[SIM_BG_EVENTS] += 1
         head += 1
     s.zone[Z_EV_HEAD] = head
+    kswapd_run(s, t)
     s.zone[Z_CLOCK] = max(saved, t)
     s.zone[Z_IN_BG] = 0

@@ -10,10 +10,10 @@ that still contains it); any other error gives up at once.
 
 import numpy as np
 
-from .clock import charge
 from .constants import C_SCAN_PER_PFN, EBUSY, ENOMEM, MIGRATE_CMA, T_SCAN
 from .contig import alloc_contig_range, free_contig_range
 from .jit import mm_jit
+from .sched import advance
 from .state import Z_CMA_BASE, Z_CMA_COUNT, Z_CMA_ORDER_PER_BIT, Z_COST
 from .vmstat import CMA_ALLOC_FAIL, CMA_ALLOC_SUCCESS, SIM_CMA_ALLOC_RETRY
 
@@ -45,7 +45,7 @@ def cma_bitmap_pages_to_bits(s, pages):
 @mm_jit
 def charge_bitmap_scan(s, bits):
     """Bitmap searches go a word (64 bits) at a time."""
-    charge(s, (bits + 63) // 64 * s.zone[Z_COST + C_SCAN_PER_PFN], T_SCAN)
+    advance(s, (bits + 63) // 64 * s.zone[Z_COST + C_SCAN_PER_PFN], T_SCAN)
 
 
 @mm_jit

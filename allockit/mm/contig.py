@@ -31,7 +31,6 @@ from .buddy import (
     pageblock_order,
     set_buddy_order,
 )
-from .clock import charge
 from .constants import (
     C_FREE_PAGE,
     C_HARVEST_PER_PAGE,
@@ -58,6 +57,7 @@ from .migrate import (
 )
 from .owners import OWNER_CONTIG, OWNER_NONE
 from .page_alloc import free_pages
+from .sched import advance
 from .state import Z_COST, Z_KERNEL, Z_NR_PAGES
 from .vmstat import SIM_ALLOC_CONTIG_EBUSY, SIM_ALLOC_CONTIG_RANGE
 
@@ -159,7 +159,7 @@ def isolate_freepages_range(s, start, end):
             s.page[p].flags = 0
             s.page[p].owner = OWNER_CONTIG
             s.page[p].order = 0
-        charge(s, n * s.zone[Z_COST + C_HARVEST_PER_PAGE], T_SCAN)
+        advance(s, n * s.zone[Z_COST + C_HARVEST_PER_PAGE], T_SCAN)
         pfn += n
     return pfn
 
@@ -170,7 +170,7 @@ def free_contig_range(s, cpu, pfn, nr_pages):
     for p in range(pfn, pfn + nr_pages):
         s.page[p].owner = OWNER_NONE
         free_pages(s, cpu, p, 0)
-    charge(s, nr_pages * s.zone[Z_COST + C_FREE_PAGE], T_ALLOC)
+    advance(s, nr_pages * s.zone[Z_COST + C_FREE_PAGE], T_ALLOC)
 
 
 @mm_jit

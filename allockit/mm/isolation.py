@@ -19,7 +19,6 @@ from .buddy import (
     pageblock_order,
     set_pageblock_migratetype,
 )
-from .clock import charge
 from .constants import (
     C_ISOLATE_PAGEBLOCK,
     C_SCAN_PER_PFN,
@@ -37,6 +36,7 @@ from .constants import (
 )
 from .drain import drain_all_pages_timed
 from .jit import mm_jit
+from .sched import advance
 from .state import Z_COST, Z_NR_ISOLATE_PAGEBLOCK, Z_NR_PAGES
 from .vmstat import SIM_ISOLATE_FAIL, SIM_ISOLATE_PAGEBLOCK, SIM_TEST_ISOLATED_FAIL
 
@@ -78,10 +78,10 @@ def has_unmovable_pages(s, pfn, migratetype):
             p += np.int64(1) << s.page[p].order
             continue
         if page_is_unmovable(s, p):
-            charge(s, scanned * s.zone[Z_COST + C_SCAN_PER_PFN], T_ISOLATE)
+            advance(s, scanned * s.zone[Z_COST + C_SCAN_PER_PFN], T_ISOLATE)
             return p
         p += 1
-    charge(s, scanned * s.zone[Z_COST + C_SCAN_PER_PFN], T_ISOLATE)
+    advance(s, scanned * s.zone[Z_COST + C_SCAN_PER_PFN], T_ISOLATE)
     return np.int64(-1)
 
 
@@ -91,7 +91,7 @@ def set_migratetype_isolate(s, cpu, pfn, migratetype, drain):
 
     ``drain``: v5.9 calls ``drain_all_pages(zone)`` after every isolated pageblock.
     """
-    charge(s, s.zone[Z_COST + C_ISOLATE_PAGEBLOCK], T_ISOLATE)
+    advance(s, s.zone[Z_COST + C_ISOLATE_PAGEBLOCK], T_ISOLATE)
     if get_pageblock_migratetype(s, pfn) == MIGRATE_ISOLATE:
         s.zone[SIM_ISOLATE_FAIL] += 1
         return -EBUSY
@@ -182,7 +182,7 @@ def test_page_isolated_in_pageblock(s, pfn, end_pfn):
             pfn += np.int64(1) << s.page[pfn].order
         else:
             break
-    charge(s, scanned * s.zone[Z_COST + C_SCAN_PER_PFN], T_SCAN)
+    advance(s, scanned * s.zone[Z_COST + C_SCAN_PER_PFN], T_SCAN)
     return pfn
 
 

@@ -19,7 +19,6 @@ Per-page outcomes of ``unmap_and_move`` follow the kernel (kernel-model.md §2.3
 
 import numpy as np
 
-from .clock import charge, wait_until_us
 from .constants import (
     ___GFP_FS,
     ___GFP_MOVABLE,
@@ -59,6 +58,7 @@ from .jit import mm_jit, mm_jit_inline
 from .owners import OWNER_FREED, OWNER_NONE
 from .page_alloc import alloc_pages, free_pages
 from .pagestate import PageLocked, PageWriteback, page_has_extra_ref
+from .sched import advance, wait_until_us
 from .state import COMPACT_CLUSTER_MAX, Z_CLOCK, Z_COST, Z_MIGRATE_LIST
 from .vmstat import (
     PGMIGRATE_FAIL,
@@ -166,12 +166,12 @@ def isolate_migratepages_block(s, low_pfn, end_pfn, mode, gfp):
             pfn += 1
             continue
         s.page[pfn].flags = (f & ~np.uint16(PG_lru)) | np.uint16(PG_isolated)
-        charge(s, s.zone[Z_COST + C_ISOLATE_LRU_PAGE], T_SCAN)
+        advance(s, s.zone[Z_COST + C_ISOLATE_LRU_PAGE], T_SCAN)
         migratelist_add(s, pfn)
         pfn += 1
         if nr_migratepages(s) == COMPACT_CLUSTER_MAX:
             break
-    charge(s, scanned * s.zone[Z_COST + C_SCAN_PER_PFN], T_SCAN)
+    advance(s, scanned * s.zone[Z_COST + C_SCAN_PER_PFN], T_SCAN)
     return pfn
 
 
@@ -189,7 +189,7 @@ def try_to_drop_clean_page(s, cpu, pfn):
     if s.page[pfn].mapcount > 0:
         cost += s.zone[Z_COST + C_UNMAP_PAGE]
         cost += s.zone[Z_COST + C_TLB_FLUSH_PER_CPU] * np.int64(s.page[pfn].mapcount)
-    charge(s, cost, T_DROP_CLEAN)
+    advance(s, cost, T_DROP_CLEAN)
     owner = np.int64(s.page[pfn].owner)
     if owner >= 0 and owner < s.obj_pfn.shape[0] and s.obj_pfn[owner] == pfn:
         s.obj_pfn[owner] = NO_PAGE  # the object's page cache is gone
@@ -280,11 +280,11 @@ def unmap_and_move(s, cpu, pfn, force, mode, in_compaction):
     if PageLocked(s, pfn):
         if not force or mode == MIGRATE_ASYNC or in_compaction:
             free_pages(s, cpu, new, 0)
-            charge(s, s.zone[Z_COST + C_MIGRATE_ATTEMPT], T_MIGRATE)
+            advance(s, s.zone[Z_COST + C_MIGRATE_ATTEMPT], T_MIGRATE)
             return rc, np.int64(NO_PAGE)
         s.zone[SIM_LOCK_WAIT] += 1
         wait_until_us(s, np.int64(s.page[pfn].t_io), T_WAIT_LOCK)  # lock_page
-        charge(s, s.zone[Z_COST + C_LOCK_WAKEUP], T_WAIT_LOCK)
+        advance(s, s.zone[Z_COST + C_LOCK_WAKEUP], T_WAIT_LOCK)
         PageLocked(s, pfn)  # the I/O completed: the lock is ours now
     if PageWriteback(s, pfn):
         if mode != MIGRATE_SYNC:
@@ -292,11 +292,11 @@ def unmap_and_move(s, cpu, pfn, force, mode, in_compaction):
         elif force:
             s.zone[SIM_WRITEBACK_WAIT] += 1
             wait_until_us(s, np.int64(s.page[pfn].t_io), T_WAIT_WRITEBACK)
-            charge(s, s.zone[Z_COST + C_LOCK_WAKEUP], T_WAIT_WRITEBACK)
+            advance(s, s.zone[Z_COST + C_LOCK_WAKEUP], T_WAIT_WRITEBACK)
             PageWriteback(s, pfn)
         if PageWriteback(s, pfn) or rc == -EBUSY:
             free_pages(s, cpu, new, 0)
-            charge(s, s.zone[Z_COST + C_MIGRATE_ATTEMPT], T_MIGRATE)
+            advance(s, s.zone[Z_COST + C_MIGRATE_ATTEMPT], T_MIGRATE)
             return rc, np.int64(NO_PAGE)
     if s.page[pfn].owner == OWNER_FREED:  # freed by its owner while we slept
         free_pages(s, cpu, new, 0)
@@ -310,10 +310,10 @@ def unmap_and_move(s, cpu, pfn, force, mode, in_compaction):
     if rc != MIGRATEPAGE_SUCCESS:
         # an unmapped-and-remapped failure still paid for the unmap and the shootdowns
         unmap = cost - s.zone[Z_COST + C_MIGRATE_PAGE]
-        charge(s, s.zone[Z_COST + C_MIGRATE_ATTEMPT] + unmap, T_MIGRATE)
+        advance(s, s.zone[Z_COST + C_MIGRATE_ATTEMPT] + unmap, T_MIGRATE)
         free_pages(s, cpu, new, 0)
         return rc, np.int64(NO_PAGE)
-    charge(s, cost, T_MIGRATE)
+    advance(s, cost, T_MIGRATE)
     move_page_state(s, pfn, new)
     return MIGRATEPAGE_SUCCESS, new
 

@@ -22,12 +22,15 @@ from .buddy import (
     rmqueue_smallest,
     set_pageblock_migratetype,
 )
+from .clock import charge
 from .constants import (
     ___GFP_ATOMIC,
     ___GFP_DIRECT_RECLAIM,
     ___GFP_HIGH,
     ___GFP_KSWAPD_RECLAIM,
     ___GFP_NOMEMALLOC,
+    ___GFP_NORETRY,
+    ___GFP_RETRY_MAYFAIL,
     ALLOC_CMA,
     ALLOC_CPUSET,
     ALLOC_HARDER,
@@ -48,21 +51,32 @@ from .constants import (
     MIGRATE_MOVABLE,
     MIGRATE_PCPTYPES,
     NO_PAGE,
+    PAGE_ALLOC_COSTLY_ORDER,
+    T_DRAIN_PCP,
+    T_RECLAIM,
+    PG_dirty,
     PG_head,
+    PG_writeback,
 )
 from .jit import mm_jit, mm_jit_inline
 from .lists import free_list_slot, list_empty
-from .pcp import free_unref_page, rmqueue_pcplist
+from .pagestate import PageWriteback
+from .pcp import drain_all_pages, drain_cost_ns, free_unref_page, rmqueue_pcplist
 from .state import (
     Z_ALLOC_NOFRAGMENT,
+    Z_BUSY_CPUS,
     Z_FLAGS,
     Z_MANAGED,
+    Z_NR_CPUS,
     Z_NR_FREE,
+    Z_NR_PAGES,
     Z_NR_RESERVED_HIGHATOMIC,
+    Z_PCP_COUNT,
     Z_WATERMARK_BOOST,
     Z_WMARK,
     ZONE_BOOSTED_WATERMARK,
 )
+from .vmscan import try_to_free_pages, wakeup_kswapd_reclaim, zone_reclaimable_pages
 from .vmstat import (
     NR_FREE_CMA_PAGES,
     NR_FREE_PAGES,
@@ -74,6 +88,9 @@ from .vmstat import (
     SIM_KSWAPD_WAKE,
     SIM_WMARK_FAIL,
 )
+
+MAX_RECLAIM_RETRIES = 16
+CONGESTION_WAIT_NS = 100_000_000  # congestion_wait(BLK_RW_ASYNC, HZ/10)
 
 
 # --- gfp -> migratetype and alloc_flags --------------------------------------------------------
@@ -194,8 +211,9 @@ def zone_watermark_fast(s, gfp, order, mark, alloc_flags):
 # --- rmqueue ---------------------------------------------------------------------------------
 @mm_jit_inline
 def wakeup_kswapd(s):
-    """``wakeup_kswapd``: counted here; kswapd's reclaim runs with the workload's clock."""
+    """``wakeup_kswapd``: kswapd reclaims on its own CPU as the clock advances (vmscan.py)."""
     s.zone[SIM_KSWAPD_WAKE] += 1
+    wakeup_kswapd_reclaim(s)
 
 
 @mm_jit_inline
@@ -272,12 +290,101 @@ def get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags):
         return np.int64(NO_PAGE)
 
 
+@mm_jit
+def write_pending_pages(s):
+    """NR_ZONE_WRITE_PENDING: dirty and writeback pages."""
+    n = 0
+    for pfn in range(s.zone[Z_NR_PAGES]):
+        f = s.page[pfn].flags
+        if (f & PG_dirty) or ((f & PG_writeback) and PageWriteback(s, pfn)):
+            n += 1
+    return n
+
+
+@mm_jit
+def should_reclaim_retry(s, order, alloc_flags, did_some_progress, no_progress_loops):
+    """``should_reclaim_retry`` (v5.9): retry while reclaiming everything reclaimable could
+    meet the MIN watermark for this order, at most MAX_RECLAIM_RETRIES loops without progress
+    (costly orders never count as progress). Returns ``(retry, no_progress_loops)``; with no
+    progress and mostly dirty/writeback pages it first waits ``congestion_wait(HZ/10)``."""
+    if did_some_progress and order <= PAGE_ALLOC_COSTLY_ORDER:
+        no_progress_loops = 0
+    else:
+        no_progress_loops += 1
+    if no_progress_loops > MAX_RECLAIM_RETRIES:
+        return False, no_progress_loops
+    reclaimable = zone_reclaimable_pages(s)
+    available = reclaimable + s.zone[NR_FREE_PAGES]
+    if zone_watermark_ok_(s, order, s.zone[Z_WMARK], alloc_flags, available):
+        if not did_some_progress and 2 * write_pending_pages(s) > reclaimable:
+            charge(s, CONGESTION_WAIT_NS, T_RECLAIM)
+        return True, no_progress_loops
+    return False, no_progress_loops
+
+
+@mm_jit
+def direct_reclaim_and_retry(s, cpu, gfp, order, migratetype, alloc_flags):
+    """``__alloc_pages_direct_reclaim``: reclaim, retry; once, drain the pcp lists and retry.
+
+    Returns ``(pfn, progress)``.
+    """
+    progress = try_to_free_pages(s, cpu)
+    if progress == 0:
+        return np.int64(NO_PAGE), 0
+    pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+    if pfn == NO_PAGE:
+        busy = False
+        for c in range(min(s.zone[Z_BUSY_CPUS], s.zone[Z_NR_CPUS])):
+            busy = busy or s.zone[Z_PCP_COUNT + c] > 0
+        drain_all_pages(s)
+        charge(s, drain_cost_ns(s, busy), T_DRAIN_PCP)
+        pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+    return pfn, progress
+
+
+@mm_jit
+def alloc_pages_slowpath(s, cpu, gfp, order, migratetype):
+    """``__alloc_pages_slowpath`` (v5.9) without the direct-compaction steps.
+
+    Exact for order 0, which never compacts (``__alloc_pages_direct_compact`` returns at once
+    for order 0); ``compaction.alloc_pages_compact`` adds the compaction steps for higher
+    orders. There is no OOM killer: where the kernel would kill, the allocation fails.
+    """
+    # atomic reserves are not for callers that can sleep
+    if (gfp & (___GFP_ATOMIC | ___GFP_DIRECT_RECLAIM)) == (___GFP_ATOMIC | ___GFP_DIRECT_RECLAIM):
+        gfp &= ~___GFP_ATOMIC
+    alloc_flags = gfp_to_alloc_flags(gfp)
+    if alloc_flags & ALLOC_KSWAPD:
+        wakeup_kswapd(s)
+    pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+    if pfn != NO_PAGE or (gfp & ___GFP_DIRECT_RECLAIM) == 0:
+        return pfn
+    no_progress_loops = 0
+    while True:
+        pfn, progress = direct_reclaim_and_retry(s, cpu, gfp, order, migratetype, alloc_flags)
+        if pfn != NO_PAGE:
+            return pfn
+        if gfp & ___GFP_NORETRY:
+            return pfn
+        if order > PAGE_ALLOC_COSTLY_ORDER and (gfp & ___GFP_RETRY_MAYFAIL) == 0:
+            return pfn
+        retry, no_progress_loops = should_reclaim_retry(
+            s, order, alloc_flags, progress > 0, no_progress_loops
+        )
+        if not retry:
+            return pfn
+        if alloc_flags & ALLOC_KSWAPD:
+            wakeup_kswapd(s)
+        pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+        if pfn != NO_PAGE:
+            return pfn
+
+
 @mm_jit_inline
 def alloc_pages(s, cpu, gfp, order):
     """``__alloc_pages_nodemask`` (v5.9) on CPU ``cpu``: fast path, then the slow path.
 
-    Returns the first pfn of a 2^order block, or -1. The slow path holds the steps modelled so
-    far: wake kswapd and retry at the MIN watermark with ``gfp_to_alloc_flags``.
+    Returns the first pfn of a 2^order block, or -1.
     """
     migratetype = gfp_migratetype(gfp)
     alloc_flags = current_alloc_flags(gfp, ALLOC_WMARK_LOW)
@@ -285,13 +392,7 @@ def alloc_pages(s, cpu, gfp, order):
     pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
     if pfn != NO_PAGE:
         return pfn
-    # __alloc_pages_slowpath: atomic reserves are not for callers that can sleep
-    if (gfp & (___GFP_ATOMIC | ___GFP_DIRECT_RECLAIM)) == (___GFP_ATOMIC | ___GFP_DIRECT_RECLAIM):
-        gfp &= ~___GFP_ATOMIC
-    alloc_flags = gfp_to_alloc_flags(gfp)
-    if alloc_flags & ALLOC_KSWAPD:
-        wakeup_kswapd(s)
-    pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+    pfn = alloc_pages_slowpath(s, cpu, gfp, order, migratetype)
     if pfn == NO_PAGE:
         s.zone[SIM_ALLOC_FAIL] += 1
     return pfn

@@ -11,6 +11,8 @@ import numpy as np
 
 from .buddy import free_one_page, get_pageblock_migratetype, has_isolate_pageblock, rmqueue_
 from .constants import (
+    C_DRAIN_BASE,
+    C_DRAIN_BUSY_CPU_WAIT,
     MIGRATE_CMA,
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
@@ -28,7 +30,7 @@ from .lists import (
     list_last,
     pcp_list_slot,
 )
-from .state import Z_NR_CPUS, Z_PCP_BATCH, Z_PCP_COUNT, Z_PCP_HIGH
+from .state import Z_COST, Z_NR_CPUS, Z_PCP_BATCH, Z_PCP_COUNT, Z_PCP_HIGH
 from .vmstat import (
     NR_FREE_CMA_PAGES,
     NR_FREE_PAGES,
@@ -162,3 +164,19 @@ def drain_all_pages(s):
             busy += 1
             drain_pages_zone(s, cpu)
     return busy
+
+
+@mm_jit
+def drain_cost_ns(s, busy_with_work):
+    """Time the caller waits in ``drain_all_pages`` / ``lru_add_drain_all``.
+
+    Both queue a work item on every CPU with something to drain and wait for all of them
+    (``flush_work``). The wait is the slowest kworker's: on a CPU that runs the workload the
+    kworker competes with the compiler. Cost: ``drain_base_ns``, plus
+    ``drain_busy_cpu_wait_ns`` once if any CPU with something to drain is busy (CPUs
+    ``0 .. busy_cpus-1`` run the workload).
+    """
+    cost = s.zone[Z_COST + C_DRAIN_BASE]
+    if busy_with_work:
+        cost += s.zone[Z_COST + C_DRAIN_BUSY_CPU_WAIT]
+    return cost

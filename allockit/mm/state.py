@@ -91,7 +91,9 @@ Z_NR_OBJ = 26  # size of obj_pfn in use
 Z_SWAP = 27  # 1 if anonymous memory can be swapped (reclaim may take anon pages)
 Z_IN_BG = 28  # 1 while background events run (they cost the calling task no time)
 Z_RECLAIM_HAND = 29  # next pfn the reclaim scanner looks at (a clock hand over the LRU)
-NR_ZONE_FIELDS = 30
+Z_KSWAPD_ACTIVE = 30  # kswapd is awake and reclaiming
+Z_KSWAPD_LAST = 31  # clock of kswapd's last reclaim step
+NR_ZONE_FIELDS = 32
 Z_NR_FREE = 40  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
 Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)

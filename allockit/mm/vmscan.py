@@ -1,0 +1,144 @@
+"""Reclaim: direct reclaim (``try_to_free_pages``) and kswapd (Linux v5.9 mm/vmscan.c).
+
+Modelled coarsely, as kernel-model.md §9 allows: instead of aging active/inactive LRU lists,
+a clock hand sweeps the pfns and reclaims pages that ``shrink_page_list`` would free without
+I/O: clean page cache (and anonymous pages when the machine has swap, as swap-out to a fast
+device). Dirty pages are left to the flusher, pages under writeback, locked, pinned, in a
+pagevec or isolated for migration are skipped. A reclaimed page's object is dropped (the
+workload's later operations on it are skipped) and the page is freed through the pcp list of
+the reclaiming CPU.
+
+kswapd is woken below the low watermark and reclaims, on its own CPU, one page per
+``reclaim_page_ns`` of elapsed time until the zone is above the high watermark (plus boost);
+on balancing it clears the watermark boost.
+"""
+
+import numpy as np
+
+from .clock import charge
+from .constants import (
+    C_RECLAIM_PAGE,
+    C_SCAN_PER_PFN,
+    T_RECLAIM,
+    PG_anon,
+    PG_dirty,
+    PG_isolated,
+    PG_lru,
+    PG_pagevec,
+)
+from .jit import mm_jit
+from .owners import OWNER_NONE
+from .pagestate import PageLocked, PageWriteback, page_has_extra_ref
+from .pcp import free_unref_page
+from .state import (
+    Z_CLOCK,
+    Z_COST,
+    Z_KSWAPD_ACTIVE,
+    Z_KSWAPD_LAST,
+    Z_NR_PAGES,
+    Z_RECLAIM_HAND,
+    Z_SWAP,
+    Z_WATERMARK_BOOST,
+    Z_WMARK,
+)
+from .vmstat import ALLOCSTALL, NR_FREE_PAGES, PGSTEAL_DIRECT, PGSTEAL_KSWAPD
+
+SWAP_CLUSTER_MAX = 32
+
+
+@mm_jit
+def page_reclaimable(s, pfn):
+    """Would ``shrink_page_list`` free this page without writing it?"""
+    f = s.page[pfn].flags
+    if (f & PG_lru) == 0 or (f & (PG_isolated | PG_pagevec | PG_dirty)) != 0:
+        return False
+    if (f & PG_anon) != 0 and s.zone[Z_SWAP] == 0:
+        return False
+    if PageWriteback(s, pfn) or PageLocked(s, pfn) or page_has_extra_ref(s, pfn):
+        return False
+    return True
+
+
+@mm_jit
+def reclaim_page(s, cpu, pfn):
+    """Drop a reclaimable page: its object loses it, the page is freed."""
+    owner = np.int64(s.page[pfn].owner)
+    if owner >= 0 and owner < s.obj_pfn.shape[0] and s.obj_pfn[owner] == pfn:
+        s.obj_pfn[owner] = -1
+    s.page[pfn].owner = OWNER_NONE
+    s.page[pfn].mapcount = 0
+    s.page[pfn].flags = 0
+    free_unref_page(s, cpu, pfn)
+
+
+@mm_jit
+def shrink_zone(s, cpu, nr_to_reclaim, max_scan):
+    """Sweep the reclaim hand; returns ``(reclaimed, scanned)``."""
+    n = s.zone[Z_NR_PAGES]
+    hand = s.zone[Z_RECLAIM_HAND]
+    reclaimed = 0
+    scanned = 0
+    while reclaimed < nr_to_reclaim and scanned < max_scan:
+        if hand >= n:
+            hand = 0
+        if page_reclaimable(s, hand):
+            reclaim_page(s, cpu, hand)
+            reclaimed += 1
+        hand += 1
+        scanned += 1
+    s.zone[Z_RECLAIM_HAND] = hand
+    return reclaimed, scanned
+
+
+@mm_jit
+def try_to_free_pages(s, cpu):
+    """``try_to_free_pages``: direct reclaim of ``SWAP_CLUSTER_MAX`` pages by the caller."""
+    s.zone[ALLOCSTALL] += 1
+    reclaimed, scanned = shrink_zone(s, cpu, SWAP_CLUSTER_MAX, s.zone[Z_NR_PAGES])
+    s.zone[PGSTEAL_DIRECT] += reclaimed
+    cost = scanned * s.zone[Z_COST + C_SCAN_PER_PFN] + reclaimed * s.zone[Z_COST + C_RECLAIM_PAGE]
+    charge(s, cost, T_RECLAIM)
+    return reclaimed
+
+
+@mm_jit
+def zone_reclaimable_pages(s):
+    """``zone_reclaimable_pages``: file LRU pages, plus anonymous ones with swap."""
+    total = 0
+    swap = s.zone[Z_SWAP] != 0
+    for pfn in range(s.zone[Z_NR_PAGES]):
+        f = s.page[pfn].flags
+        if f & (PG_lru | PG_isolated | PG_pagevec):
+            if (f & PG_anon) == 0 or swap:
+                total += 1
+    return total
+
+
+@mm_jit
+def wakeup_kswapd_reclaim(s):
+    """Wake kswapd (when not already running)."""
+    if s.zone[Z_KSWAPD_ACTIVE] == 0:
+        s.zone[Z_KSWAPD_ACTIVE] = 1
+        s.zone[Z_KSWAPD_LAST] = s.zone[Z_CLOCK]
+
+
+@mm_jit
+def kswapd_run(s, until):
+    """kswapd's reclaim from its last run to ``until``, on its own CPU (no time charged)."""
+    if s.zone[Z_KSWAPD_ACTIVE] == 0 or until <= s.zone[Z_KSWAPD_LAST]:
+        return
+    per_page = max(s.zone[Z_COST + C_RECLAIM_PAGE], 1)
+    budget = (until - s.zone[Z_KSWAPD_LAST]) // per_page
+    if budget == 0:
+        return
+    target = s.zone[Z_WMARK + 2] + s.zone[Z_WATERMARK_BOOST]
+    want = target - s.zone[NR_FREE_PAGES]
+    if want <= 0:
+        s.zone[Z_KSWAPD_ACTIVE] = 0
+        s.zone[Z_WATERMARK_BOOST] = 0  # balanced: the boost has done its job
+        return
+    reclaimed, scanned = shrink_zone(s, 0, min(budget, want), s.zone[Z_NR_PAGES])
+    s.zone[PGSTEAL_KSWAPD] += reclaimed
+    s.zone[Z_KSWAPD_LAST] = until
+    if reclaimed == 0:
+        s.zone[Z_KSWAPD_ACTIVE] = 0  # nothing reclaimable: kswapd goes back to sleep
