@@ -68,7 +68,7 @@ def populated(n=2600, kinds=None, seed=0, **cfg_overrides):
     from allockit.mm.state import Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, Z_PCP_BATCH, Z_PCP_HIGH
 
     cfg = small_config(**cfg_overrides)
-    s = build_machine(cfg, event_capacity=n + 16, nr_objects=n + 16)
+    s = build_machine(cfg, event_capacity=2 * n + 16, nr_objects=n + 16)
     # a 16 MiB zone gets batch 1 / high 0 from zone_batchsize: give it working pcp lists
     s.zone[Z_PCP_BATCH] = 7
     s.zone[Z_PCP_HIGH] = 42

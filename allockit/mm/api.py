@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import cma, contig, page_alloc
+from . import cma, compaction, contig, page_alloc
 from .constants import (
     EINVAL,
+    ENOMEM,
     ERRNO_NAMES,
     GFP_FLAG_NAMES,
     MAX_ORDER,
@@ -219,3 +220,14 @@ def alloc_contig_range(
         return t.result(-EINVAL, None, busy_pfn=-1)
     ret, busy = contig.alloc_contig_range(state, cpu, start, end, mt, flags)
     return t.result(int(ret), start if ret == 0 else None, busy_pfn=int(busy))
+
+
+def alloc_pages_timed(state: MachineState, gfp: int | str, order: int, cpu: int = 0) -> CallResult:
+    """``alloc_pages(gfp, order)`` through the whole v5.9 slow path, direct compaction
+    included, as the calling task; ``pfn`` is None when it fails."""
+    gfp = parse_gfp(gfp)
+    check_order(order)
+    check_cpu(state, cpu)
+    t = _Timed(state)
+    pfn = int(compaction.alloc_pages_compact(state, cpu, gfp, order))
+    return t.result(0 if pfn >= 0 else -ENOMEM, None if pfn < 0 else pfn)

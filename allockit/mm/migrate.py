@@ -59,7 +59,7 @@ from .owners import OWNER_FREED, OWNER_NONE
 from .page_alloc import alloc_pages, free_pages
 from .pagestate import PageLocked, PageWriteback, page_has_extra_ref
 from .sched import advance, wait_until_us
-from .state import COMPACT_CLUSTER_MAX, Z_CLOCK, Z_COST, Z_MIGRATE_LIST
+from .state import COMPACT_CLUSTER_MAX, Z_CLOCK, Z_COST, Z_FREEPAGES, Z_MIGRATE_LIST
 from .vmstat import (
     PGMIGRATE_FAIL,
     PGMIGRATE_SUCCESS,
@@ -124,6 +124,49 @@ def putback_movable_pages(s, cpu):
     for i in range(nr_migratepages(s)):
         putback_lru_page(s, cpu, migratepage(s, i))
     s.zone[Z_MIGRATE_LIST] = 0
+
+
+# --- compaction's migration targets: cc->freepages as (pfn, order) blocks -------------------
+@mm_jit
+def nr_freepages(s):
+    total = 0
+    for i in range(s.zone[Z_FREEPAGES]):
+        total += np.int64(1) << s.zone[Z_FREEPAGES + 2 + 2 * i]
+    return total
+
+
+@mm_jit
+def freepages_push(s, pfn, order):
+    i = s.zone[Z_FREEPAGES]
+    s.zone[Z_FREEPAGES + 1 + 2 * i] = pfn
+    s.zone[Z_FREEPAGES + 2 + 2 * i] = order
+    s.zone[Z_FREEPAGES] = i + 1
+
+
+@mm_jit
+def compaction_alloc(s):
+    """``compaction_alloc`` (mm/compaction.c): one order-0 target from the free blocks the
+    free scanner isolated (it isolates enough for the batch before migration starts)."""
+    i = s.zone[Z_FREEPAGES] - 1
+    if i < 0:
+        return np.int64(NO_PAGE)
+    pfn = s.zone[Z_FREEPAGES + 1 + 2 * i]
+    order = s.zone[Z_FREEPAGES + 2 + 2 * i]
+    s.zone[Z_FREEPAGES] = i
+    for o in range(order):  # split_map_pages: keep the rest as smaller blocks
+        freepages_push(s, pfn + (np.int64(1) << o), o)
+    s.page[pfn].flags = 0
+    s.page[pfn].order = 0
+    return pfn
+
+
+@mm_jit
+def free_target(s, cpu, pfn, in_compaction):
+    """A target page that was not used: ``compaction_free`` or ``put_page``."""
+    if in_compaction:
+        freepages_push(s, pfn, 0)
+    else:
+        free_pages(s, cpu, pfn, 0)
 
 
 # --- isolation for migration ---------------------------------------------------------------
@@ -268,18 +311,24 @@ def move_to_new_page(s, pfn, mode):
 def unmap_and_move(s, cpu, pfn, force, mode, in_compaction):
     """``unmap_and_move`` + ``__unmap_and_move`` (v5.9) for one isolated order-0 page.
 
+    ``in_compaction``: direct compaction (targets from ``compaction_alloc``; PF_MEMALLOC, so
+    never sleeps in ``lock_page``); otherwise ``alloc_migration_target``.
+
     Returns ``(rc, new_pfn)``.
     """
     if s.page[pfn].owner == OWNER_FREED:
         s.zone[SIM_MIGRATE_FREED] += 1
         return MIGRATEPAGE_SUCCESS, np.int64(NO_PAGE)  # "page was freed from under us"
-    new = alloc_pages(s, cpu, GFP_MIGRATION_TARGET, 0)  # alloc_migration_target
+    if in_compaction:
+        new = compaction_alloc(s)
+    else:
+        new = alloc_pages(s, cpu, GFP_MIGRATION_TARGET, 0)  # alloc_migration_target
     if new == NO_PAGE:
         return -ENOMEM, np.int64(NO_PAGE)
     rc = -EAGAIN
     if PageLocked(s, pfn):
         if not force or mode == MIGRATE_ASYNC or in_compaction:
-            free_pages(s, cpu, new, 0)
+            free_target(s, cpu, new, in_compaction)
             advance(s, s.zone[Z_COST + C_MIGRATE_ATTEMPT], T_MIGRATE)
             return rc, np.int64(NO_PAGE)
         s.zone[SIM_LOCK_WAIT] += 1
@@ -295,11 +344,11 @@ def unmap_and_move(s, cpu, pfn, force, mode, in_compaction):
             advance(s, s.zone[Z_COST + C_LOCK_WAKEUP], T_WAIT_WRITEBACK)
             PageWriteback(s, pfn)
         if PageWriteback(s, pfn) or rc == -EBUSY:
-            free_pages(s, cpu, new, 0)
+            free_target(s, cpu, new, in_compaction)
             advance(s, s.zone[Z_COST + C_MIGRATE_ATTEMPT], T_MIGRATE)
             return rc, np.int64(NO_PAGE)
     if s.page[pfn].owner == OWNER_FREED:  # freed by its owner while we slept
-        free_pages(s, cpu, new, 0)
+        free_target(s, cpu, new, in_compaction)
         s.zone[SIM_MIGRATE_FREED] += 1
         return MIGRATEPAGE_SUCCESS, np.int64(NO_PAGE)
     mapped = np.int64(s.page[pfn].mapcount)
@@ -311,7 +360,7 @@ def unmap_and_move(s, cpu, pfn, force, mode, in_compaction):
         # an unmapped-and-remapped failure still paid for the unmap and the shootdowns
         unmap = cost - s.zone[Z_COST + C_MIGRATE_PAGE]
         advance(s, s.zone[Z_COST + C_MIGRATE_ATTEMPT] + unmap, T_MIGRATE)
-        free_pages(s, cpu, new, 0)
+        free_target(s, cpu, new, in_compaction)
         return rc, np.int64(NO_PAGE)
     advance(s, cost, T_MIGRATE)
     move_page_state(s, pfn, new)

@@ -8,7 +8,7 @@ is passed by value on every call, so it is kept small:
   allocation order, pcppage migratetype, and the release times of transient states (I/O:
   writeback or read lock; extra reference: pins, fork/exit walks); followed by one record per
   list sentinel.
-* ``pb_mt``: one migratetype per pageblock.
+* ``pb_mt``, ``pb_skip``: per pageblock, its migratetype and compaction's skip bit.
 * ``zone``: int64 scalars of ``struct zone`` and of the machine (clock, ...), then
   ``free_area[].nr_free``, the vmstat counters, the time breakdown, the cost constants, the
   per-CPU pcp counts and the per-CPU LRU pagevecs (offsets below; vmstat.py's are absolute).
@@ -93,14 +93,23 @@ Z_IN_BG = 28  # 1 while background events run (they cost the calling task no tim
 Z_RECLAIM_HAND = 29  # next pfn the reclaim scanner looks at (a clock hand over the LRU)
 Z_KSWAPD_ACTIVE = 30  # kswapd is awake and reclaiming
 Z_KSWAPD_LAST = 31  # clock of kswapd's last reclaim step
-NR_ZONE_FIELDS = 32
+# compaction state of struct zone (mm/compaction.c)
+Z_COMPACT_CACHED_MIGRATE = 32  # compact_cached_migrate_pfn[0] (async), [1] (sync) at 33
+Z_COMPACT_CACHED_FREE = 34
+Z_COMPACT_CONSIDERED = 35
+Z_COMPACT_DEFER_SHIFT = 36
+Z_COMPACT_ORDER_FAILED = 37
+Z_COMPACT_BLOCKSKIP_FLUSH = 38
+NR_ZONE_FIELDS = 39
 Z_NR_FREE = 40  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
 Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)
 Z_COST = Z_TIME + NR_TIME_CATEGORIES  # cost constants (constants.C_*)
 COMPACT_CLUSTER_MAX = 32  # include/linux/swap.h SWAP_CLUSTER_MAX
 Z_MIGRATE_LIST = Z_COST + NR_COSTS  # cc->migratepages: count, then up to 32 pfns
-Z_PCP_COUNT = Z_MIGRATE_LIST + 1 + COMPACT_CLUSTER_MAX  # pcp counts per CPU, then pagevecs
+NR_FREEPAGE_BLOCKS = 64
+Z_FREEPAGES = Z_MIGRATE_LIST + 1 + COMPACT_CLUSTER_MAX  # cc->freepages: count, (pfn, order)*
+Z_PCP_COUNT = Z_FREEPAGES + 1 + 2 * NR_FREEPAGE_BLOCKS  # pcp counts per CPU, then pagevecs
 PAGEVEC_SIZE = 15  # include/linux/pagevec.h
 PAGEVEC_SLOTS = PAGEVEC_SIZE + 1  # count, then the pfns
 
@@ -119,6 +128,7 @@ class MachineState(NamedTuple):
 
     page: np.ndarray  # PAGE_DTYPE[nr_pages + nr_lists]
     pb_mt: np.ndarray  # int8[nr_pageblocks]: pageblock migratetype
+    pb_skip: np.ndarray  # uint8[nr_pageblocks]: compaction's PB_migrate_skip
     zone: np.ndarray  # int64[Z_PCP_COUNT + nr_cpus * (1 + PAGEVEC_SLOTS)]
     cma_bitmap: np.ndarray  # uint8[bits]: one byte per bit of cma->bitmap
     events: np.ndarray  # EVENT_DTYPE[capacity]: background operations, time-ordered
@@ -200,6 +210,7 @@ def allocate_state(
     state = MachineState(
         page=page,
         pb_mt=np.zeros(nr_pages >> pageblock_order, dtype=np.int8),
+        pb_skip=np.zeros(nr_pages >> pageblock_order, dtype=np.uint8),
         zone=np.zeros(Z_PCP_COUNT + nr_cpus * (1 + PAGEVEC_SLOTS), dtype=np.int64),
         cma_bitmap=np.zeros(max(cma_bits, 1), dtype=np.uint8),
         events=np.zeros(max(event_capacity, 1), dtype=EVENT_DTYPE),
@@ -215,7 +226,9 @@ def allocate_state(
 
 def bytes_per_page(state: MachineState) -> float:
     """Bytes of machine state per simulated page frame (the workload's queues excluded)."""
-    total = state.page.nbytes + state.pb_mt.nbytes + state.zone.nbytes + state.cma_bitmap.nbytes
+    total = sum(
+        a.nbytes for a in (state.page, state.pb_mt, state.pb_skip, state.zone, state.cma_bitmap)
+    )
     return total / state.nr_pages
 
 
