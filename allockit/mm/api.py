@@ -158,7 +158,9 @@ def _check_count(count: int, field_name: str) -> int:
     return count
 
 
-def cma_alloc(state: MachineState, count: int, align: int = 0, cpu: int = 0) -> CallResult:
+def cma_alloc(
+    state: MachineState, count: int, align: int = 0, cpu: int = 0, flags: int = 0
+) -> CallResult:
     """``cma_alloc(cma, count, align)`` (v5.9). ``extra['tries']``: alloc_contig_range calls.
 
     A count larger than the area returns no pages (ret -ENOMEM, no work), as the kernel does.
@@ -169,7 +171,7 @@ def cma_alloc(state: MachineState, count: int, align: int = 0, cpu: int = 0) -> 
     if int(state.zone[Z_CMA_COUNT]) == 0:
         raise ValueError("cma_alloc: this machine has no CMA area (machine.cma_size is 0)")
     t = _Timed(state)
-    pfn, ret, tries = cma.cma_alloc(state, cpu, count, align)
+    pfn, ret, tries = cma.cma_alloc(state, cpu, count, align, flags)
     return t.result(int(ret), None if pfn < 0 else int(pfn), tries=int(tries))
 
 

@@ -10,8 +10,16 @@ that still contains it); any other error gives up at once.
 
 import numpy as np
 
+from .buddy import pageblock_order
 from .constants import C_SCAN_PER_PFN, EBUSY, ENOMEM, MIGRATE_CMA, T_SCAN
-from .contig import alloc_contig_range, free_contig_range
+from .contig import (
+    ACR_ONE_TRY,
+    ACR_SKIP_LRU_DRAIN,
+    ACR_SKIP_PCP_DRAIN,
+    alloc_contig_range,
+    free_contig_range,
+)
+from .drain import drain_all_pages_timed, lru_add_drain_all
 from .jit import mm_jit
 from .sched import advance
 from .state import Z_CMA_BASE, Z_CMA_COUNT, Z_CMA_ORDER_PER_BIT, Z_COST
@@ -80,8 +88,9 @@ def cma_set_bits(s, bitmap_no, nbits, value):
 
 
 @mm_jit
-def cma_alloc(s, cpu, count, align):
-    """``cma_alloc(cma, count, align, no_warn)`` (v5.9).
+def cma_alloc(s, cpu, count, align, acr_flags):
+    """``cma_alloc(cma, count, align, no_warn)`` (v5.9); ``acr_flags`` (contig.ACR_*) model
+    the fail-fast ``__GFP_NORETRY`` variants proposed in 2021 (0 for v5.9).
 
     Returns ``(pfn, ret, tries)``: the first pfn of ``count`` contiguous pages (pfn -1 on
     failure), the last ``alloc_contig_range`` result (-ENOMEM if no window was free, 0 on
@@ -106,7 +115,7 @@ def cma_alloc(s, cpu, count, align):
         cma_set_bits(s, bitmap_no, nbits, 1)
         pfn = s.zone[Z_CMA_BASE] + (bitmap_no << s.zone[Z_CMA_ORDER_PER_BIT])
         tries += 1
-        r, _ = alloc_contig_range(s, cpu, pfn, pfn + count, MIGRATE_CMA, 0)
+        r, _ = alloc_contig_range(s, cpu, pfn, pfn + count, MIGRATE_CMA, acr_flags)
         ret = r
         if r == 0:
             s.zone[CMA_ALLOC_SUCCESS] += count
@@ -130,3 +139,56 @@ def cma_release(s, cpu, pfn, count):
     opb = s.zone[Z_CMA_ORDER_PER_BIT]
     cma_set_bits(s, (pfn - base) >> opb, cma_bitmap_pages_to_bits(s, count), 0)
     return True
+
+
+@mm_jit
+def cma_alloc_bulk(s, cpu, order, nr_requests, fast, out):
+    """``cma_alloc_bulk`` (Minchan Kim, v1 17 Nov / v2 1 Dec 2020, never merged).
+
+    One ``lru_add_drain_all`` + ``drain_all_pages`` up front; then chunks of
+    2^max(order, pageblock_order) pages, first fit from ``start`` with that alignment; each
+    chunk is one ``alloc_contig_range`` (in ``fast`` mode: no pcp drain, one migrate_pages
+    round, no post-migration LRU drain; migration stays MIGRATE_SYNC); on -EBUSY the search
+    moves past the failed chunk (not one alignment step), other errors stop; a successful
+    chunk is cut into order-``order`` pages written to ``out`` (first pfns).
+
+    Returns ``(nr_allocated, ret)``: ret 0 only if all were allocated, else the last error
+    (-EBUSY when it simply ran out of chunks).
+    """
+    lru_add_drain_all(s)
+    drain_all_pages_timed(s)
+    chunk_order = max(order, pageblock_order(s))
+    chunk = np.int64(1) << chunk_order
+    per_chunk = chunk >> order
+    mask = cma_bitmap_aligned_mask(s, chunk_order)
+    offset = cma_bitmap_aligned_offset(s, chunk_order)
+    maxno = cma_bitmap_maxno(s)
+    flags = ACR_SKIP_PCP_DRAIN | ACR_ONE_TRY | ACR_SKIP_LRU_DRAIN if fast else 0
+    got = 0
+    start = np.int64(0)
+    ret = np.int64(-EBUSY)
+    while got < nr_requests:
+        want_pages = min(chunk, (nr_requests - got) << order)
+        nbits = cma_bitmap_pages_to_bits(s, want_pages)
+        bitmap_no = bitmap_find_next_zero_area_off(s, maxno, start, nbits, mask, offset)
+        if bitmap_no >= maxno:
+            ret = -EBUSY
+            break
+        cma_set_bits(s, bitmap_no, nbits, 1)
+        pfn = s.zone[Z_CMA_BASE] + (bitmap_no << s.zone[Z_CMA_ORDER_PER_BIT])
+        r, _ = alloc_contig_range(s, cpu, pfn, pfn + want_pages, MIGRATE_CMA, flags)
+        if r != 0:
+            cma_set_bits(s, bitmap_no, nbits, 0)
+            ret = r
+            if r != -EBUSY:
+                break
+            start = bitmap_no + nbits  # skip the whole failed chunk
+            continue
+        for i in range(min(per_chunk, want_pages >> order)):
+            out[got] = pfn + (i << order)
+            got += 1
+        s.zone[CMA_ALLOC_SUCCESS] += want_pages
+        start = bitmap_no + nbits
+    if got == nr_requests:
+        ret = 0
+    return got, ret

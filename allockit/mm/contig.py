@@ -26,6 +26,7 @@ import numpy as np
 from .buddy import (
     add_to_free_list,
     del_page_from_free_list,
+    free_one_page,
     get_pageblock_migratetype,
     pageblock_nr_pages,
     pageblock_order,
@@ -239,3 +240,60 @@ def alloc_contig_range(s, cpu, start, end, migratetype, flags):
         s.zone[SIM_ALLOC_CONTIG_EBUSY] += 1
     undo_isolate_page_range(s, iso_start, iso_end, migratetype)
     return ret, busy
+
+
+@mm_jit
+def harvest_free_blocks(s, start, end, order, nr_elem, out, got):
+    """Take free buddy blocks of order ≥ ``order`` inside [start, end) of an isolated range,
+    cut them into order-``order`` pieces written to ``out`` from index ``got``; pieces beyond
+    ``nr_elem`` or outside the range go back to the (ISOLATE) free lists. Returns ``got``."""
+    size = np.int64(1) << order
+    pfn = (start + size - 1) & ~(size - 1)
+    while pfn + size <= end and got < nr_elem:
+        if (s.page[pfn].flags & PG_buddy) == 0 or s.page[pfn].order < order:
+            if s.page[pfn].flags & PG_buddy:
+                pfn += np.int64(1) << s.page[pfn].order
+                pfn = (pfn + size - 1) & ~(size - 1)
+            else:
+                pfn += size
+            continue
+        block_order = np.int64(s.page[pfn].order)
+        block_end = pfn + (np.int64(1) << block_order)
+        del_page_from_free_list(s, pfn, block_order)
+        p = pfn
+        while p < block_end:
+            if got < nr_elem and p + size <= end:
+                for q in range(p, p + size):
+                    s.page[q].flags = 0
+                    s.page[q].owner = OWNER_CONTIG
+                s.page[p].order = order
+                out[got] = p
+                got += 1
+            else:
+                free_one_page(s, p, order, get_pageblock_migratetype(s, p))
+            p += size
+        advance(s, (block_end - pfn) * s.zone[Z_COST + C_HARVEST_PER_PAGE], T_SCAN)
+        pfn = block_end
+    return got
+
+
+@mm_jit
+def alloc_pages_bulk(s, cpu, start, end, migratetype, order, nr_elem, out, max_tries):
+    """``alloc_pages_bulk`` from Minchan Kim's RFC (14 Aug 2020), as kernel-model.md §6.1
+    reconstructs it: isolate the range (MAX_ORDER-aligned; no per-pageblock pcp drain,
+    patch 7), migrate by best effort (a batch still stuck after ``max_tries`` rounds is put
+    back and the scan goes on, patch 6), drain the LRU pagevecs, then harvest the free blocks
+    of order ≥ ``order`` inside the range (no all-or-nothing test), undo the isolation.
+
+    Returns ``(pages obtained, ret)``; ret is -EBUSY if the range could not be isolated, or
+    -ENOMEM if a migration target could not be allocated (harvesting still happens).
+    """
+    iso_start, iso_end = isolation_bounds(s, start, end)
+    n = start_isolate_page_range(s, cpu, iso_start, iso_end, migratetype, False)
+    if n < 0:
+        return 0, np.int64(n)
+    ret = alloc_contig_migrate_range(s, cpu, start, end, MIGRATE_SYNC, max_tries, True, GFP_KERNEL)
+    lru_add_drain_all(s)
+    got = harvest_free_blocks(s, start, end, order, nr_elem, out, 0)
+    undo_isolate_page_range(s, iso_start, iso_end, migratetype)
+    return got, np.int64(ret)

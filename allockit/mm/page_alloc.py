@@ -66,6 +66,7 @@ from .state import (
     Z_ALLOC_NOFRAGMENT,
     Z_BUSY_CPUS,
     Z_FLAGS,
+    Z_IN_BG,
     Z_MANAGED,
     Z_NR_CPUS,
     Z_NR_FREE,
@@ -367,6 +368,10 @@ def alloc_pages_slowpath(s, cpu, gfp, order, migratetype):
         if gfp & ___GFP_NORETRY:
             return pfn
         if order > PAGE_ALLOC_COSTLY_ORDER and (gfp & ___GFP_RETRY_MAYFAIL) == 0:
+            return pfn
+        if s.zone[Z_IN_BG] != 0:
+            # the workload's own allocations get one reclaim round: their retry loops would
+            # only cost the simulation time (counted as sim_bg_alloc_fail)
             return pfn
         retry, no_progress_loops = should_reclaim_retry(
             s, order, alloc_flags, progress > 0, no_progress_loops

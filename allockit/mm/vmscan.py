@@ -33,6 +33,7 @@ from .pcp import free_unref_page
 from .state import (
     Z_CLOCK,
     Z_COST,
+    Z_IN_BG,
     Z_KSWAPD_ACTIVE,
     Z_KSWAPD_LAST,
     Z_NR_PAGES,
@@ -41,9 +42,10 @@ from .state import (
     Z_WATERMARK_BOOST,
     Z_WMARK,
 )
-from .vmstat import ALLOCSTALL, NR_FREE_PAGES, PGSTEAL_DIRECT, PGSTEAL_KSWAPD
+from .vmstat import ALLOCSTALL, NR_FREE_CMA_PAGES, NR_FREE_PAGES, PGSTEAL_DIRECT, PGSTEAL_KSWAPD
 
 SWAP_CLUSTER_MAX = 32
+BG_RECLAIM_SCAN = SWAP_CLUSTER_MAX * 64
 
 
 @mm_jit
@@ -92,9 +94,15 @@ def shrink_zone(s, cpu, nr_to_reclaim, max_scan):
 
 @mm_jit
 def try_to_free_pages(s, cpu):
-    """``try_to_free_pages``: direct reclaim of ``SWAP_CLUSTER_MAX`` pages by the caller."""
+    """``try_to_free_pages``: direct reclaim of ``SWAP_CLUSTER_MAX`` pages by the caller.
+
+    The scan is bounded the way the kernel's priority loop bounds it: from 1/4096 of the
+    LRU doubling to all of it, stopping once enough was reclaimed; here, for background
+    allocations (the workload's CPUs), at ``BG_RECLAIM_SCAN`` pfns per attempt.
+    """
     s.zone[ALLOCSTALL] += 1
-    reclaimed, scanned = shrink_zone(s, cpu, SWAP_CLUSTER_MAX, s.zone[Z_NR_PAGES])
+    max_scan = s.zone[Z_NR_PAGES] if s.zone[Z_IN_BG] == 0 else BG_RECLAIM_SCAN
+    reclaimed, scanned = shrink_zone(s, cpu, SWAP_CLUSTER_MAX, max_scan)
     s.zone[PGSTEAL_DIRECT] += reclaimed
     cost = scanned * s.zone[Z_COST + C_SCAN_PER_PFN] + reclaimed * s.zone[Z_COST + C_RECLAIM_PAGE]
     charge(s, cost, T_RECLAIM)
@@ -131,8 +139,9 @@ def kswapd_run(s, until):
     budget = (until - s.zone[Z_KSWAPD_LAST]) // per_page
     if budget == 0:
         return
+    # pgdat_balanced checks the high watermark without ALLOC_CMA: free CMA pages do not count
     target = s.zone[Z_WMARK + 2] + s.zone[Z_WATERMARK_BOOST]
-    want = target - s.zone[NR_FREE_PAGES]
+    want = target - (s.zone[NR_FREE_PAGES] - s.zone[NR_FREE_CMA_PAGES])
     if want <= 0:
         s.zone[Z_KSWAPD_ACTIVE] = 0
         s.zone[Z_WATERMARK_BOOST] = 0  # balanced: the boost has done its job

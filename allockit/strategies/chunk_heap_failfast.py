@@ -1,0 +1,45 @@
+"""The fail-fast chunk heap (v4, Jan 2021, and the shipped Pixel 6 variant).
+
+``cma_alloc(2^alloc_order, align=alloc_order, __GFP_NORETRY)`` with
+``alloc_order = max(pageblock_order, chunk_order)``: NORETRY means MIGRATE_ASYNC and one
+migration round. On failure the same size is retried without NORETRY; v4 then gives up,
+``params['shipped'] = True`` halves ``alloc_order`` (re-arming NORETRY) down to the requested
+order, as the shipped gs101 chunk heap does.
+"""
+
+from ..mm import cma
+from ..mm.api import _Timed
+from ..mm.buddy import pageblock_order
+from ..mm.contig import ACR_ASYNC, ACR_ONE_TRY
+from .base import Request, finish
+
+
+def run(state, req: Request):
+    req.validate(state)
+    cpu = req.cpu_of(state)
+    shipped = bool(req.params.get("shipped", False))
+    alloc_order = max(int(pageblock_order(state)), int(req.params.get("chunk_order", req.order)))
+    t = _Timed(state)
+    got, calls, ret, pieces = 0, 0, 0, []
+    noretry = True
+    while got < req.nr_elem:
+        remaining = (req.nr_elem - got) << req.order
+        while alloc_order > req.order and (1 << alloc_order) > remaining:
+            alloc_order -= 1  # shrink for the tail
+        count = 1 << alloc_order
+        flags = ACR_ASYNC | ACR_ONE_TRY if noretry else 0
+        pfn, ret, tries = cma.cma_alloc(state, cpu, count, alloc_order, flags)
+        calls += int(tries)
+        if pfn >= 0:
+            pieces.append(("cma", int(pfn), count))
+            got += count >> req.order
+            continue
+        if noretry:
+            noretry = False  # retry the same size in the normal mode
+            continue
+        if shipped and alloc_order > req.order:
+            alloc_order -= 1
+            noretry = True
+            continue
+        break
+    return finish("chunk_heap_failfast", t, req, got, int(ret), calls, pieces, shipped=shipped)

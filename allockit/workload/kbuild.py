@@ -1,0 +1,290 @@
+"""The synthetic kernel build: what ``make -jN`` does to memory, as background events.
+
+Every effect goes through the simulated kernel (``allockit.mm.background``): allocations and
+frees through ``alloc_pages``/``__free_pages`` on the job's CPU, page-cache pages through the
+LRU pagevecs, dirtying, writeback, read locks and pins through page states with release
+times. The model (workload-model.md §1):
+
+* ``jobs`` compile jobs (``make -jN``) run back to back on CPU ``slot % nr_cpus``; a job
+  lives a lognormal time; at fork it gets a kernel stack (order 2) freed at exit;
+* while it runs it first-touches anonymous memory (order-0 ``GFP_HIGHUSER_MOVABLE``, mapped
+  by its CPU), all freed at exit; it allocates short-lived kernel pages (page tables, slab:
+  unmovable and reclaimable); it reads source files into the page cache (new clean file
+  pages, locked until the read completes); and at its end writes its object file (dirty file
+  pages);
+* the flusher wakes every ``flusher_interval_s`` and writes pages dirtied more than
+  ``dirty_expire_s`` ago; each write is in flight for the storage latency plus its place in
+  the queue at ``storage_mb_per_s``;
+* short-term GUP pins hit random pages of running jobs.
+
+The build is taken to have been running already: object files written during the
+``dirty_expire_s + flusher_interval_s`` before the warm-up (the *history*) are generated too,
+so the trial starts with the dirty and writeback population a long build has. The page cache
+of the source tree (``pagecache_fill`` of RAM) is read at time 0.
+
+Timeline: 0 = start of the history; the strategy starts at ``history + warmup_s``
+(``Kbuild.t_start``); events are generated up to ``t_start + horizon_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..mm.background import (
+    EV_ALLOC,
+    EV_DIRTY,
+    EV_FREE,
+    EV_LOCK,
+    EV_PIN,
+    EV_WRITEBACK,
+    PK_ANON,
+    PK_FILE,
+    PK_KERNEL,
+    PK_SLAB,
+)
+from ..mm.config import ConfigError
+from ..mm.constants import (
+    GFP_HIGHUSER_MOVABLE,
+    GFP_KERNEL,
+    GFP_KERNEL_RECLAIMABLE,
+    REF_GUP,
+)
+from ..mm.state import EVENT_DTYPE
+
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "params" / "workload-kbuild.yaml"
+PARAM_NAMES = (
+    "jobs",
+    "job_life_median_s",
+    "job_life_sigma",
+    "anon_pages_per_s_per_job",
+    "kernel_pages_per_s_per_job",
+    "kernel_page_life_ms",
+    "fork_stack_order",
+    "file_read_pages_per_job",
+    "read_lock_us",
+    "obj_write_pages_per_job",
+    "dirty_expire_s",
+    "flusher_interval_s",
+    "storage_mb_per_s",
+    "storage_latency_ms",
+    "gup_pins_per_s_per_job",
+    "pin_us_median",
+    "pagecache_fill",
+    "warmup_s",
+)
+NS = 1_000_000_000
+
+
+def load_kbuild_params(path: str | Path | None = None, **overrides: Any) -> dict[str, float]:
+    """Read ``params/workload-kbuild.yaml`` (validated); ``overrides`` replace values."""
+    path = Path(path) if path is not None else DEFAULT_FILE
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: malformed YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of parameter names to {{value, source}}")
+    unknown = sorted(set(raw) - set(PARAM_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown parameter {unknown[0]!r}; allowed: {', '.join(PARAM_NAMES)}"
+        )
+    params: dict[str, float] = {}
+    for name in PARAM_NAMES:
+        entry = raw.get(name)
+        if not isinstance(entry, dict) or "value" not in entry or not entry.get("source"):
+            raise ConfigError(f"{path}: {name}: expected {{value: number, source: text}}")
+        params[name] = entry["value"]
+    for name, value in overrides.items():
+        if name not in PARAM_NAMES:
+            raise ConfigError(
+                f"workload.{name}: unknown parameter; allowed: {', '.join(PARAM_NAMES)}"
+            )
+        params[name] = value
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"workload.{name}: {value!r}; allowed: a number >= 0")
+    if params["pagecache_fill"] >= 1:
+        raise ConfigError(
+            f"workload.pagecache_fill: {params['pagecache_fill']}; allowed: 0 <= x < 1"
+        )
+    params["jobs"] = int(params["jobs"])
+    return params
+
+
+@dataclass
+class Kbuild:
+    """Generated background events of one trial, ready for ``install``."""
+
+    events: np.ndarray
+    nr_objects: int
+    t_start: int  # ns: when the strategy starts
+    t_end: int  # ns: end of the generated horizon
+    busy_cpus: int
+
+
+class _Builder:
+    """Collects events as column chunks, then sorts once (stable by time, then sequence)."""
+
+    def __init__(self) -> None:
+        self.cols: list[tuple[np.ndarray, ...]] = []
+        self.next_obj = 0
+
+    def new_objects(self, n: int) -> np.ndarray:
+        ids = np.arange(self.next_obj, self.next_obj + n, dtype=np.int64)
+        self.next_obj += n
+        return ids
+
+    def add(self, time, obj, kind, cpu=0, arg=0, order=0, pkind=0) -> None:
+        n = len(obj)
+        if n == 0:
+            return
+        full = lambda v: np.broadcast_to(np.asarray(v), (n,))  # noqa: E731
+        self.cols.append(
+            (full(time), full(obj), full(arg), full(kind), full(cpu), full(order), full(pkind))
+        )
+
+    def build(self) -> np.ndarray:
+        if not self.cols:
+            return np.zeros(0, dtype=EVENT_DTYPE)
+        parts = [np.concatenate([c[i] for c in self.cols]) for i in range(7)]
+        ev = np.zeros(len(parts[0]), dtype=EVENT_DTYPE)
+        for name, col in zip(
+            ("time", "obj", "arg", "kind", "cpu", "order", "pkind"), parts, strict=True
+        ):
+            ev[name] = col
+        order = np.argsort(ev["time"], kind="stable")
+        return ev[order]
+
+
+def generate_kbuild(
+    params: dict[str, float],
+    ram_pages: int,
+    nr_cpus: int,
+    horizon_s: float,
+    rng: np.random.Generator,
+) -> Kbuild:
+    """Generate the events of one trial (see the module docstring for the model)."""
+    p = params
+    b = _Builder()
+    history = p["dirty_expire_s"] + p["flusher_interval_s"]
+    t_start = history + p["warmup_s"]
+    t_end = t_start + horizon_s
+    jobs = int(p["jobs"])
+
+    # the source tree's page cache, read before everything else
+    n_cache = int(p["pagecache_fill"] * ram_pages)
+    objs = b.new_objects(n_cache)
+    b.add(np.arange(n_cache) * 10, objs, EV_ALLOC, arg=GFP_HIGHUSER_MOVABLE, pkind=PK_FILE)
+
+    dirty_times: list[np.ndarray] = []
+    dirty_objs: list[np.ndarray] = []
+    mu = np.log(max(p["job_life_median_s"], 1e-6))
+    for slot in range(jobs):
+        cpu = slot % nr_cpus
+        t = rng.uniform(0.0, p["job_life_median_s"])
+        while t < t_end:
+            life = float(rng.lognormal(mu, p["job_life_sigma"]))
+            end = t + life
+            active = end > history  # the job overlaps the simulated window
+            if active:
+                _job_memory(b, p, rng, cpu, t, end, t_end)
+            # the object file: written at the job's end, dirty until the flusher takes it
+            if end < t_end:
+                n = int(rng.poisson(p["obj_write_pages_per_job"]))
+                objs = b.new_objects(n)
+                when = int(end * NS)
+                b.add(when, objs, EV_ALLOC, cpu=cpu, arg=GFP_HIGHUSER_MOVABLE, pkind=PK_FILE)
+                b.add(when + 1, objs, EV_DIRTY, cpu=cpu)
+                dirty_times.append(np.full(n, end))
+                dirty_objs.append(objs)
+            t = end + 0.002  # make's turnaround
+    if dirty_objs:
+        _flusher(b, p, np.concatenate(dirty_times), np.concatenate(dirty_objs), t_end)
+    return Kbuild(
+        events=b.build(),
+        nr_objects=b.next_obj,
+        t_start=int(t_start * NS),
+        t_end=int(t_end * NS),
+        busy_cpus=min(jobs, nr_cpus),
+    )
+
+
+def _job_memory(b: _Builder, p, rng, cpu: int, t0: float, t1: float, t_end: float) -> None:
+    """Anonymous memory, kernel pages, page-cache reads and pins of one job."""
+    life = t1 - t0
+    # kernel stack at fork, freed at exit
+    stack = b.new_objects(1)
+    b.add(
+        int(t0 * NS),
+        stack,
+        EV_ALLOC,
+        cpu=cpu,
+        arg=GFP_KERNEL,
+        order=int(p["fork_stack_order"]),
+        pkind=PK_KERNEL,
+    )
+    if t1 < t_end:
+        b.add(int(t1 * NS) + 2, stack, EV_FREE, cpu=cpu)
+    # anonymous memory: first touches spread over the life, all freed at exit (zap)
+    n = int(rng.poisson(p["anon_pages_per_s_per_job"] * life))
+    anon = b.new_objects(n)
+    born = np.sort(rng.uniform(t0, t1, n))
+    b.add(
+        (born * NS).astype(np.int64),
+        anon,
+        EV_ALLOC,
+        cpu=cpu,
+        arg=GFP_HIGHUSER_MOVABLE,
+        pkind=PK_ANON,
+    )
+    if t1 < t_end:
+        b.add(int(t1 * NS) + 1, anon, EV_FREE, cpu=cpu)
+    # short-lived kernel pages (page tables, slab): 3 unmovable to 1 reclaimable
+    k = int(rng.poisson(p["kernel_pages_per_s_per_job"] * life))
+    kern = b.new_objects(k)
+    kb = rng.uniform(t0, t1, k)
+    kl = np.minimum(kb + rng.exponential(p["kernel_page_life_ms"] / 1000.0, k), t1)
+    reclaimable = rng.random(k) < 0.25
+    gfp = np.where(reclaimable, GFP_KERNEL_RECLAIMABLE, GFP_KERNEL)
+    pk = np.where(reclaimable, PK_SLAB, PK_KERNEL)
+    b.add((kb * NS).astype(np.int64), kern, EV_ALLOC, cpu=cpu, arg=gfp, pkind=pk)
+    keep = kl < t_end
+    b.add((kl[keep] * NS).astype(np.int64) + 1, kern[keep], EV_FREE, cpu=cpu)
+    # source files read into the page cache early in the job, locked while the read runs
+    r = int(rng.poisson(p["file_read_pages_per_job"]))
+    reads = b.new_objects(r)
+    rt = (rng.uniform(t0, t0 + 0.2 * life, r) * NS).astype(np.int64)
+    b.add(rt, reads, EV_ALLOC, cpu=cpu, arg=GFP_HIGHUSER_MOVABLE, pkind=PK_FILE)
+    b.add(rt + 1, reads, EV_LOCK, cpu=cpu, arg=int(p["read_lock_us"]))
+    # short-term GUP pins on the job's anonymous pages
+    if n:
+        m = int(rng.poisson(p["gup_pins_per_s_per_job"] * life))
+        which = rng.integers(0, n, m)
+        when = np.maximum(born[which], rng.uniform(t0, t1, m))
+        dur = rng.lognormal(np.log(max(p["pin_us_median"], 1.0)), 1.0, m).astype(np.int64) + 1
+        b.add(
+            (when * NS).astype(np.int64) + 3, anon[which], EV_PIN, cpu=cpu, arg=dur, order=REF_GUP
+        )
+
+
+def _flusher(b: _Builder, p, dirtied: np.ndarray, objs: np.ndarray, t_end: float) -> None:
+    """Periodic writeback of expired dirty pages through a bandwidth-limited device."""
+    interval = p["flusher_interval_s"]
+    due = dirtied + p["dirty_expire_s"]
+    tick = np.ceil(due / interval) * interval  # the first flusher run after expiry
+    keep = tick < t_end
+    tick, objs = tick[keep], objs[keep]
+    order = np.lexsort((objs, tick))
+    tick, objs = tick[order], objs[order]
+    # within a flusher run, pages complete one after another at the device's bandwidth
+    per_page_s = 4096 / (p["storage_mb_per_s"] * 1e6) if p["storage_mb_per_s"] > 0 else 0.0
+    _, first = np.unique(tick, return_index=True)
+    rank = np.arange(len(tick)) - np.repeat(first, np.diff(np.append(first, len(tick))))
+    done_us = (p["storage_latency_ms"] * 1000.0 + rank * per_page_s * 1e6).astype(np.int64) + 1
+    b.add((tick * NS).astype(np.int64), objs, EV_WRITEBACK, arg=np.minimum(done_us, 2**31 - 1))
