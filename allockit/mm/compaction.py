@@ -88,9 +88,11 @@ from .state import (
     Z_COMPACT_ORDER_FAILED,
     Z_COST,
     Z_FREEPAGES,
+    Z_NR_FREE,
     Z_NR_PAGES,
     Z_WMARK,
 )
+from .vmscan import zone_reclaimable_pages
 from .vmstat import (
     COMPACT_DEFERRED,
     COMPACT_FAIL,
@@ -190,7 +192,7 @@ def fragmentation_index(s, order):
     free_blocks_total = 0
     free_blocks_suitable = 0
     for o in range(MAX_ORDER):
-        blocks = s.zone[40 + o]  # Z_NR_FREE + o
+        blocks = s.zone[Z_NR_FREE + o]
         free_blocks_total += blocks
         free_pages += blocks << o
         if o >= order:
@@ -501,6 +503,7 @@ def alloc_pages_compact(s, cpu, gfp, order):
         return np.int64(NO_PAGE)
     no_progress_loops = 0
     compaction_retries = 0
+    reclaimable = np.int64(-1)
     while True:
         if alloc_flags & ALLOC_KSWAPD:
             wakeup_kswapd(s)
@@ -517,8 +520,11 @@ def alloc_pages_compact(s, cpu, gfp, order):
             break
         if costly and (gfp & ___GFP_RETRY_MAYFAIL) == 0:
             break
+        if reclaimable < 0:
+            reclaimable = zone_reclaimable_pages(s)
+        reclaimable = max(reclaimable - progress, 0)
         retry, no_progress_loops = should_reclaim_retry(
-            s, order, alloc_flags, progress > 0, no_progress_loops
+            s, order, alloc_flags, progress > 0, no_progress_loops, reclaimable
         )
         if retry:
             continue

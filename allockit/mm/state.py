@@ -91,7 +91,7 @@ Z_NR_OBJ = 26  # size of obj_pfn in use
 Z_SWAP = 27  # 1 if anonymous memory can be swapped (reclaim may take anon pages)
 Z_IN_BG = 28  # 1 while background events run (they cost the calling task no time)
 Z_RECLAIM_HAND = 29  # next pfn the reclaim scanner looks at (a clock hand over the LRU)
-Z_KSWAPD_ACTIVE = 30  # kswapd is awake and reclaiming
+Z_KSWAPD_ACTIVE = 30  # 0: kswapd sleeps; else awake, 1 + pfns swept without reclaiming
 Z_KSWAPD_LAST = 31  # clock of kswapd's last reclaim step
 # compaction state of struct zone (mm/compaction.c)
 Z_COMPACT_CACHED_MIGRATE = 32  # compact_cached_migrate_pfn[0] (async), [1] (sync) at 33
@@ -100,8 +100,10 @@ Z_COMPACT_CONSIDERED = 35
 Z_COMPACT_DEFER_SHIFT = 36
 Z_COMPACT_ORDER_FAILED = 37
 Z_COMPACT_BLOCKSKIP_FLUSH = 38
-NR_ZONE_FIELDS = 39
-Z_NR_FREE = 40  # free_area[order].nr_free, MAX_ORDER entries
+Z_RECLAIM_DRY_HEAD = 39  # a full reclaim sweep found nothing at this background event ...
+Z_RECLAIM_DRY_CLOCK = 40  # ... and this clock: the same sweep now would find nothing too
+NR_ZONE_FIELDS = 41
+Z_NR_FREE = 48  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
 Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)
 Z_COST = Z_TIME + NR_TIME_CATEGORIES  # cost constants (constants.C_*)

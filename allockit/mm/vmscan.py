@@ -33,10 +33,13 @@ from .pcp import free_unref_page
 from .state import (
     Z_CLOCK,
     Z_COST,
+    Z_EV_HEAD,
     Z_IN_BG,
     Z_KSWAPD_ACTIVE,
     Z_KSWAPD_LAST,
     Z_NR_PAGES,
+    Z_RECLAIM_DRY_CLOCK,
+    Z_RECLAIM_DRY_HEAD,
     Z_RECLAIM_HAND,
     Z_SWAP,
     Z_WATERMARK_BOOST,
@@ -46,6 +49,7 @@ from .vmstat import ALLOCSTALL, NR_FREE_CMA_PAGES, NR_FREE_PAGES, PGSTEAL_DIRECT
 
 SWAP_CLUSTER_MAX = 32
 BG_RECLAIM_SCAN = SWAP_CLUSTER_MAX * 64
+COUNT_STRIDE = 64  # sampling stride of the slow path's page counts
 
 
 @mm_jit
@@ -101,25 +105,43 @@ def try_to_free_pages(s, cpu):
     allocations (the workload's CPUs), at ``BG_RECLAIM_SCAN`` pfns per attempt.
     """
     s.zone[ALLOCSTALL] += 1
-    max_scan = s.zone[Z_NR_PAGES] if s.zone[Z_IN_BG] == 0 else BG_RECLAIM_SCAN
-    reclaimed, scanned = shrink_zone(s, cpu, SWAP_CLUSTER_MAX, max_scan)
+    full = s.zone[Z_IN_BG] == 0
+    max_scan = s.zone[Z_NR_PAGES] if full else BG_RECLAIM_SCAN
+    if (
+        full
+        and s.zone[Z_RECLAIM_DRY_HEAD] == s.zone[Z_EV_HEAD]
+        and (s.zone[Z_RECLAIM_DRY_CLOCK] == s.zone[Z_CLOCK])
+    ):
+        # nothing ran since a full sweep found nothing: it would find nothing again (the
+        # simulated time of the sweep is charged all the same)
+        reclaimed, scanned = 0, max_scan
+    else:
+        reclaimed, scanned = shrink_zone(s, cpu, SWAP_CLUSTER_MAX, max_scan)
+        if full and reclaimed == 0:
+            s.zone[Z_RECLAIM_DRY_HEAD] = s.zone[Z_EV_HEAD]
     s.zone[PGSTEAL_DIRECT] += reclaimed
     cost = scanned * s.zone[Z_COST + C_SCAN_PER_PFN] + reclaimed * s.zone[Z_COST + C_RECLAIM_PAGE]
     charge(s, cost, T_RECLAIM)
+    if full and reclaimed == 0:
+        s.zone[Z_RECLAIM_DRY_CLOCK] = s.zone[Z_CLOCK]
     return reclaimed
 
 
 @mm_jit
 def zone_reclaimable_pages(s):
-    """``zone_reclaimable_pages``: file LRU pages, plus anonymous ones with swap."""
+    """``zone_reclaimable_pages``: file LRU pages, plus anonymous ones with swap.
+
+    Estimated from every ``COUNT_STRIDE``-th page frame (the slow path's retry heuristic only
+    compares it with a watermark; an exact count is a walk of every page per call).
+    """
     total = 0
     swap = s.zone[Z_SWAP] != 0
-    for pfn in range(s.zone[Z_NR_PAGES]):
+    for pfn in range(0, s.zone[Z_NR_PAGES], COUNT_STRIDE):
         f = s.page[pfn].flags
         if f & (PG_lru | PG_isolated | PG_pagevec):
             if (f & PG_anon) == 0 or swap:
                 total += 1
-    return total
+    return total * COUNT_STRIDE
 
 
 @mm_jit
@@ -132,13 +154,21 @@ def wakeup_kswapd_reclaim(s):
 
 @mm_jit
 def kswapd_run(s, until):
-    """kswapd's reclaim from its last run to ``until``, on its own CPU (no time charged)."""
+    """kswapd's reclaim from its last run to ``until``, on its own CPU (no time charged).
+
+    Its CPU bounds it: at most one pfn scanned per ``scan_per_pfn_ns`` and one page
+    reclaimed per ``reclaim_page_ns`` of elapsed time. It sleeps when the zone is balanced
+    (high watermark + boost, free CMA pages not counted, as ``pgdat_balanced``), or after
+    sweeping the whole zone without reclaiming anything.
+    """
     if s.zone[Z_KSWAPD_ACTIVE] == 0 or until <= s.zone[Z_KSWAPD_LAST]:
         return
-    per_page = max(s.zone[Z_COST + C_RECLAIM_PAGE], 1)
-    budget = (until - s.zone[Z_KSWAPD_LAST]) // per_page
-    if budget == 0:
+    elapsed = until - s.zone[Z_KSWAPD_LAST]
+    budget = elapsed // max(s.zone[Z_COST + C_RECLAIM_PAGE], 1)
+    max_scan = elapsed // max(s.zone[Z_COST + C_SCAN_PER_PFN], 1)
+    if budget == 0 or max_scan == 0:
         return
+    s.zone[Z_KSWAPD_LAST] = until
     # pgdat_balanced checks the high watermark without ALLOC_CMA: free CMA pages do not count
     target = s.zone[Z_WMARK + 2] + s.zone[Z_WATERMARK_BOOST]
     want = target - (s.zone[NR_FREE_PAGES] - s.zone[NR_FREE_CMA_PAGES])
@@ -146,8 +176,11 @@ def kswapd_run(s, until):
         s.zone[Z_KSWAPD_ACTIVE] = 0
         s.zone[Z_WATERMARK_BOOST] = 0  # balanced: the boost has done its job
         return
-    reclaimed, scanned = shrink_zone(s, 0, min(budget, want), s.zone[Z_NR_PAGES])
+    reclaimed, scanned = shrink_zone(s, 0, min(budget, want), min(max_scan, s.zone[Z_NR_PAGES]))
     s.zone[PGSTEAL_KSWAPD] += reclaimed
-    s.zone[Z_KSWAPD_LAST] = until
-    if reclaimed == 0:
-        s.zone[Z_KSWAPD_ACTIVE] = 0  # nothing reclaimable: kswapd goes back to sleep
+    if reclaimed > 0:
+        s.zone[Z_KSWAPD_ACTIVE] = 1
+    else:
+        s.zone[Z_KSWAPD_ACTIVE] += scanned  # pfns swept in vain since the last success
+        if s.zone[Z_KSWAPD_ACTIVE] > s.zone[Z_NR_PAGES]:
+            s.zone[Z_KSWAPD_ACTIVE] = 0  # nothing reclaimable: kswapd goes back to sleep

@@ -65,7 +65,7 @@ VMSTAT_NAMES = (
     "pgsteal_kswapd",
 )
 
-VMSTAT_BASE = 51  # first counter's offset in MachineState.zone (state.py checks the layout)
+VMSTAT_BASE = 59  # first counter's offset in MachineState.zone (state.py checks the layout)
 
 NR_FREE_PAGES = VMSTAT_BASE + 0
 NR_FREE_CMA_PAGES = VMSTAT_BASE + 1

@@ -1,0 +1,1 @@
+"""Experiments: one trial, paired trials across strategies, result tables."""

@@ -1,0 +1,146 @@
+"""Strategies, the synthetic kernel build, paired trials and the CLI, on a small machine."""
+
+import json
+
+import numpy as np
+import pytest
+
+from allockit.cli import main as cli
+from allockit.experiment.trial import TrialSpec, check_spec, run_trial, warm_machine
+from allockit.mm.config import ConfigError
+from allockit.mm.invariants import check_invariants
+from allockit.strategies import STRATEGIES, Request, get, release
+from allockit.workload.kbuild import generate_kbuild, load_kbuild_params
+
+SMALL = dict(ram="64M", cma_size="16M", nr_cpus=2, kernel_reserved=0)
+WORK = dict(jobs=2, anon_pages_per_s_per_job=2000, kernel_pages_per_s_per_job=200)
+
+
+def spec(**strategies):
+    return TrialSpec(
+        machine=SMALL, workload=WORK, order=4, nr_elem=64, strategies=strategies, horizon_s=2.0
+    )
+
+
+def test_kbuild_events_are_sorted_and_reference_known_objects():
+    p = load_kbuild_params(**WORK)
+    kb = generate_kbuild(p, 16384, 2, 1.0, np.random.default_rng(0))
+    t = kb.events["time"]
+    assert (np.diff(t) >= 0).all()
+    assert kb.events["obj"].max() < kb.nr_objects
+    assert kb.t_start < kb.t_end and kb.busy_cpus == 2
+    # the same seed gives the same events, another seed others
+    kb2 = generate_kbuild(p, 16384, 2, 1.0, np.random.default_rng(0))
+    assert (kb.events == kb2.events).all()
+    kb3 = generate_kbuild(p, 16384, 2, 1.0, np.random.default_rng(1))
+    assert len(kb3.events) != len(kb.events) or (kb3.events != kb.events).any()
+
+
+def test_warm_machine_has_the_workload_population():
+    cfg, s, kb = warm_machine(spec(cma_single={}), np.random.SeedSequence(0))
+    check_invariants(s)
+    assert s.clock == kb.t_start
+    f = s.flags
+    assert np.count_nonzero(f & 0x40) > 0  # anonymous pages of running jobs
+    assert np.count_nonzero(s.owner[cfg.cma_base_pfn : cfg.cma_base_pfn + cfg.cma_size] >= 0) > 0
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_strategy_runs_and_releases(name):
+    cfg, s, kb = warm_machine(spec(**{name: {}}), np.random.SeedSequence(1))
+    r = get(name)(s, Request(order=4, nr_elem=64))
+    assert 0 <= r.got <= 64
+    assert r.latency_ns > 0
+    assert sum(r.breakdown_ns.values()) == r.latency_ns
+    assert r.success == (r.got == 64)
+    check_invariants(s)
+    release(s, r)
+    check_invariants(s)
+
+
+def test_paired_trials_are_deterministic_and_share_the_warm_machine():
+    sp = spec(cma_chunked={}, alloc_pages_bulk={})
+    a = run_trial(sp, 7, 0, 2)
+    b = run_trial(sp, 7, 0, 2)
+    strip = lambda rows: [{k: v for k, v in r.items() if "wall" not in k} for r in rows]  # noqa: E731
+    assert strip(a) == strip(b)
+    # both strategies started from the same machine
+    assert a[0]["warm_free_pages"] == a[1]["warm_free_pages"]
+    c = run_trial(sp, 7, 1, 2)
+    assert strip(c) != strip(a)
+
+
+@pytest.mark.parametrize(
+    "strategies, match",
+    [
+        ({"bogus": {}}, "strategy: 'bogus' is unknown; allowed: cma_single"),
+        (
+            {"cma_chunked": {"chunk_order": 3}},
+            "chunk_order: 3 is smaller than the requested order 4",
+        ),
+        ({"cma_single": {"align": 11}}, "align: 11"),
+        ({"buddy_compaction": {"gfp": "GFP_NOPE"}}, "gfp: 'GFP_NOPE' is not a gfp flag"),
+        ({"cma_single": {"colour": 1}}, "strategy parameter 'colour' is unknown"),
+    ],
+)
+def test_bad_strategy_specs_fail_before_work(strategies, match):
+    with pytest.raises(ValueError, match=match):
+        check_spec(spec(**strategies))
+
+
+def test_request_larger_than_cma_fails_before_work():
+    sp = spec(cma_single={})
+    sp.nr_elem = 10_000
+    with pytest.raises(
+        ValueError, match=r"nr_elem: 10000 x 2\^4 = 160000 pages is larger than the CMA"
+    ):
+        check_spec(sp)
+
+
+def test_bad_workload_parameter():
+    with pytest.raises(ConfigError, match="workload.jobs: -1"):
+        load_kbuild_params(jobs=-1)
+    with pytest.raises(ConfigError, match="workload.bogus: unknown parameter"):
+        load_kbuild_params(bogus=1)
+
+
+def test_cli_run_json_lines(capsys):
+    rc = cli(
+        [
+            "run",
+            "--strategy",
+            "cma_chunked",
+            "--ram",
+            "64M",
+            "--cma-size",
+            "16M",
+            "--cpus",
+            "2",
+            "--order",
+            "4",
+            "--nr-elem",
+            "32",
+            "--intensity",
+            "1",
+            "--trials",
+            "2",
+            "--horizon",
+            "1",
+            "--json",
+        ]
+    )
+    assert rc == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    rows = [json.loads(x) for x in lines]
+    assert [r["trial"] for r in rows] == [0, 1]
+    assert all(r["strategy"] == "cma_chunked" and 0 <= r["got"] <= 32 for r in rows)
+
+
+def test_cli_bad_input_is_one_clear_line(capsys):
+    rc = cli(["run", "--strategy", "nope", "--ram", "64M", "--cma-size", "16M"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "strategy: 'nope' is unknown" in err and "Traceback" not in err
+    rc = cli(["run", "--strategy", "cma_single", "--ram", "64M", "--cma-size", "128M"])
+    assert rc == 2
+    assert "machine.cma_size" in capsys.readouterr().err
