@@ -10,7 +10,7 @@ import numpy as np
 from ..mm import contig
 from ..mm.api import _Timed, check_order
 from ..mm.cma import cma_release
-from ..mm.constants import ERRNO_NAMES, MAX_ORDER
+from ..mm.constants import ERRNO_NAMES
 from ..mm.page_alloc import free_pages
 from ..mm.state import Z_CMA_COUNT, Z_NR_CPUS, MachineState
 
@@ -76,6 +76,8 @@ class StrategyResult:
 
 
 def finish(name: str, t: _Timed, req: Request, got: int, ret: int, calls: int, pieces, **extra):
+    """Close a strategy's books. Short of ``nr_elem`` without an error of its own, a strategy
+    reports -ENOMEM, as the chunk heap does when it has visited every pageblock."""
     r = t.result(ret, None)
     return StrategyResult(
         strategy=name,
@@ -100,11 +102,3 @@ def release(state: MachineState, result: StrategyResult, cpu: int = 0) -> None:
             contig.free_contig_range(state, cpu, pfn, npages)
         else:  # "buddy": one block of order log2(npages)
             free_pages(state, cpu, pfn, int(np.log2(npages)))
-
-
-def split_pieces(first_pfn: int, npages: int, order: int, want: int) -> int:
-    """How many order-k blocks a contiguous run yields, at most ``want``."""
-    return min(npages >> order, want)
-
-
-MAX_ALIGN = MAX_ORDER - 1
