@@ -57,6 +57,7 @@ from .constants import (
 from .jit import mm_jit
 from .lists import free_list_slot, list_empty
 from .migrate import (
+    freepages_push,
     isolate_migratepages_block,
     migrate_pages,
     nr_freepages,
@@ -258,10 +259,7 @@ def isolate_freepages_block(s, start, end, want):
         mt = get_pageblock_migratetype(s, pfn)
         del_page_from_free_list(s, pfn, order)
         mod_zone_freepage_state(s, -(np.int64(1) << order), mt)
-        i = s.zone[Z_FREEPAGES]
-        s.zone[Z_FREEPAGES + 1 + 2 * i] = pfn
-        s.zone[Z_FREEPAGES + 2 + 2 * i] = order
-        s.zone[Z_FREEPAGES] = i + 1
+        freepages_push(s, pfn, order)
         isolated += np.int64(1) << order
         pfn += np.int64(1) << order
     return isolated, scanned, pfn

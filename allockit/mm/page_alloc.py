@@ -61,18 +61,15 @@ from .constants import (
 from .jit import mm_jit, mm_jit_inline
 from .lists import free_list_slot, list_empty
 from .pagestate import PageWriteback
-from .pcp import drain_all_pages, drain_cost_ns, free_unref_page, rmqueue_pcplist
+from .pcp import drain_all_pages, free_unref_page, pcp_drain_cost_ns, rmqueue_pcplist
 from .state import (
     Z_ALLOC_NOFRAGMENT,
-    Z_BUSY_CPUS,
     Z_FLAGS,
     Z_IN_BG,
     Z_MANAGED,
-    Z_NR_CPUS,
     Z_NR_FREE,
     Z_NR_PAGES,
     Z_NR_RESERVED_HIGHATOMIC,
-    Z_PCP_COUNT,
     Z_WATERMARK_BOOST,
     Z_WMARK,
     ZONE_BOOSTED_WATERMARK,
@@ -338,11 +335,9 @@ def direct_reclaim_and_retry(s, cpu, gfp, order, migratetype, alloc_flags):
         return np.int64(NO_PAGE), 0
     pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
     if pfn == NO_PAGE:
-        busy = False
-        for c in range(min(s.zone[Z_BUSY_CPUS], s.zone[Z_NR_CPUS])):
-            busy = busy or s.zone[Z_PCP_COUNT + c] > 0
+        cost = pcp_drain_cost_ns(s)
         drain_all_pages(s)
-        charge(s, drain_cost_ns(s, busy), T_DRAIN_PCP)
+        charge(s, cost, T_DRAIN_PCP)
         pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
     return pfn, progress
 

@@ -30,7 +30,7 @@ from .lists import (
     list_last,
     pcp_list_slot,
 )
-from .state import Z_COST, Z_NR_CPUS, Z_PCP_BATCH, Z_PCP_COUNT, Z_PCP_HIGH
+from .state import Z_BUSY_CPUS, Z_COST, Z_NR_CPUS, Z_PCP_BATCH, Z_PCP_COUNT, Z_PCP_HIGH
 from .vmstat import (
     NR_FREE_CMA_PAGES,
     NR_FREE_PAGES,
@@ -180,3 +180,13 @@ def drain_cost_ns(s, busy_with_work):
     if busy_with_work:
         cost += s.zone[Z_COST + C_DRAIN_BUSY_CPU_WAIT]
     return cost
+
+
+@mm_jit
+def pcp_drain_cost_ns(s):
+    """What ``drain_all_pages`` costs the caller right now: does a busy CPU hold pcp pages?"""
+    busy_with_work = False
+    for cpu in range(min(s.zone[Z_BUSY_CPUS], s.zone[Z_NR_CPUS])):
+        if s.zone[Z_PCP_COUNT + cpu] > 0:
+            busy_with_work = True
+    return drain_cost_ns(s, busy_with_work)
