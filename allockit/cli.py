@@ -19,6 +19,58 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return main(args.spec or SEED_FILE, trials=args.trials)
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiment.spec import load, parse_overrides
+    from .experiment.sweep import run_sweep, sweep_command
+
+    overrides = parse_overrides(args.set)
+    spec = load(args.spec, overrides)  # every point validated: no work yet
+    run = run_sweep(spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                    progress=not args.quiet, command=sweep_command(args.spec, overrides))
+    print(f"{run.dir}: {run.total} trials ({run.ran} run now in {run.wall_s:.1f} s, "
+          f"{run.rate:.2f} trials/s; worker start-up ~{run.startup_s:.1f} s)")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .experiment.sweep import resolve
+    from .report.text import sweep_report
+
+    print(sweep_report(resolve(args.sweep, args.out), baseline=args.baseline,
+                       strategies=args.strategy), end="")
+    return 0
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    from .notebooks import run_notebooks
+
+    return run_notebooks(params_file=args.params, only=args.only, out=args.out)
+
+
+def _cmd_trace_stats(args: argparse.Namespace) -> int:
+    import json
+
+    from .workload.tracestats import trace_stats
+
+    r = trace_stats(args.trace, args.formats, errors="count" if args.skip_bad else "raise")
+    if args.json:
+        print(json.dumps(r, default=str))
+        return 0
+    print(f"{r['source']}: {r['duration_s']:.2f} s, {r['allocs']:,} allocations "
+          f"({r['allocs_per_s']:,.0f}/s), {r['frees']:,} frees ({r['frees_per_s']:,.0f}/s), "
+          f"{r['failed_allocs']} failed")
+    print("orders: " + ", ".join(f"{o}: {v:.4f}" for o, v in r["order_mix"].items()))
+    print("migratetypes: " + ", ".join(f"{r['migratetype_names'].get(m, m)}: {v:.3f}"
+                                       for m, v in r["migratetype_mix"].items()))
+    for kind, lt in r["lifetime_ms"].items():
+        if lt["allocs"]:
+            print(f"lifetime {kind:<12} median {lt['median_ms']} ms, p90 {lt['p90_ms']} ms, "
+                  f"never freed {lt['never_freed_fraction']:.3f} of {lt['allocs']:,}")
+    print(f"page cache: {r['pagecache']['adds_per_s']:,.0f} insertions/s; dirtied folios "
+          f"{r['dirtied_folios_per_s']:,.0f}/s; parse errors {sum(r['parse']['errors'].values())}")
+    return 0
+
+
 def _parse_value(text: str):
     for conv in (int, float):
         try:
@@ -32,6 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import json
 
     from .experiment.trial import TrialSpec, check_spec, run_trial
+    from .workload.replay import parse_workload_arg
 
     params = {}
     for item in args.param or []:
@@ -42,7 +95,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     params["strategy"] = args.strategy
     spec = TrialSpec(
         machine=dict(ram=args.ram, cma_size=args.cma_size, nr_cpus=args.cpus, kernel=args.kernel),
-        workload=dict(jobs=args.intensity),
+        workload=(parse_workload_arg(args.workload) or dict(jobs=args.intensity)),
         order=args.order,
         nr_elem=args.nr_elem,
         strategies={args.strategy: params},
@@ -82,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--order", type=int, default=4)
     u.add_argument("--nr-elem", type=int, default=4800)
     u.add_argument("--intensity", type=int, default=4, help="compile jobs (make -jN); 0 = idle")
+    u.add_argument("--workload", default="kbuild",
+                   help="kbuild (synthetic, --intensity jobs) or replay:PATH (an ftrace capture)")
     u.add_argument("--trials", type=int, default=1)
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--kernel", default="5.9", choices=["5.9", "6.1"])
@@ -91,6 +146,34 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--param", action="append", help="strategy parameter KEY=VALUE (repeatable)")
     u.add_argument("--json", action="store_true", help="JSON lines")
     u.set_defaults(func=_cmd_run)
+    w = sub.add_parser("sweep", help="run every trial of an experiment spec (resumes)")
+    w.add_argument("spec", help="a spec file, e.g. params/sweep-order.yaml")
+    w.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="override a spec value (YAML), e.g. machine.ram=256M or axes.order=[2,4]")
+    w.add_argument("--workers", type=int, help="processes (default: one per core)")
+    w.add_argument("--scheduler", help="Dask scheduler ADDRESS, or 'local' for a LocalCluster")
+    w.add_argument("--out", help="sweeps directory (default data/sweeps)")
+    w.add_argument("--quiet", action="store_true", help="no progress line")
+    w.set_defaults(func=_cmd_sweep)
+    t = sub.add_parser("report", help="mailing-list text (<= 80 columns) for a sweep")
+    t.add_argument("sweep", help="a sweep directory, or the spec file that made it")
+    t.add_argument("--baseline", help="strategy label of the first column")
+    t.add_argument("--strategy", action="append",
+                   help="a strategy label to show (repeatable; default: all)")
+    t.add_argument("--out", help="sweeps directory (default data/sweeps), for a spec file")
+    t.set_defaults(func=_cmd_report)
+    x = sub.add_parser("trace-stats", help="statistics of an ftrace capture (streaming)")
+    x.add_argument("trace", help="ftrace text (plain, .xz, .gz or .bz2)")
+    x.add_argument("--formats", help="the capture's events/*/format files (version-aware)")
+    x.add_argument("--json", action="store_true", help="one JSON object")
+    x.add_argument("--skip-bad", action="store_true",
+                   help="skip and count unreadable lines instead of stopping at the first")
+    x.set_defaults(func=_cmd_trace_stats)
+    n = sub.add_parser("notebooks", help="execute the notebooks with papermill, one at a time")
+    n.add_argument("--params", help="YAML of papermill parameters (all, or per notebook name)")
+    n.add_argument("--only", action="append", help="a notebook name or number (repeatable)")
+    n.add_argument("--out", help="where executed notebooks go (default data/notebooks)")
+    n.set_defaults(func=_cmd_notebooks)
     return p
 
 

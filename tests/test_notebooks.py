@@ -1,5 +1,7 @@
 """Every notebook executes under papermill at its small default parameters."""
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import papermill as pm
@@ -15,8 +17,63 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_at_defaults(path, tmp_path):
     out = tmp_path / path.name
-    pm.execute_notebook(str(path), str(out), kernel_name="python3", progress_bar=False)
-    assert out.exists() and out.stat().st_size > path.stat().st_size  # outputs were written
+    # keep the checkout's data/ untouched; a short path, as the reply quotes it in commands
+    data = Path(tempfile.mkdtemp(prefix="nb", dir="/tmp")) / "data"
+    try:
+        pm.execute_notebook(str(path), str(out), parameters={"out_dir": str(data)},
+                            kernel_name="python3", progress_bar=False,
+                            cwd=str(path.parent.parent))
+        assert out.exists() and out.stat().st_size > path.stat().st_size  # outputs written
+        assert list((data / "figures").glob("*.png")), "the notebook wrote no figure"
+    finally:
+        shutil.rmtree(data.parent)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_a_parameters_cell(path):
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "out_dir = None" in tagged[0].source
+
+
+def test_batch_runner_names_the_failing_notebook_and_cell(tmp_path, monkeypatch):
+    import nbformat
+
+    from allockit import notebooks as nbrun
+
+    bad = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("x = 1")
+    p.metadata["tags"] = ["parameters"]
+    bad.cells += [p, nbformat.v4.new_code_cell("raise RuntimeError('boom ' + str(x))")]
+    bad.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                  "language": "python"}
+    (tmp_path / "nb").mkdir()
+    nbformat.write(bad, str(tmp_path / "nb" / "99-bad.ipynb"))
+    monkeypatch.setattr(nbrun, "NOTEBOOKS_DIR", tmp_path / "nb")
+    (tmp_path / "params.yaml").write_text("'99': {x: 5}\n")
+    import io
+
+    log = io.StringIO()
+    rc = nbrun.run_notebooks(tmp_path / "params.yaml", out=tmp_path / "out", stream=log)
+    assert rc == 1
+    # In [3]: papermill's injected-parameters cell runs second, as the executed copy shows
+    assert "FAILED 99-bad.ipynb: cell In [3] of " in log.getvalue()
+    assert "RuntimeError: boom 5" in log.getvalue()
+
+
+def test_batch_runner_refuses_unknown_names_and_bad_params(tmp_path):
+    from allockit.experiment.spec import SpecError
+    from allockit.notebooks import load_params, notebooks
+
+    with pytest.raises(SpecError, match=r"--only 'nope': no such notebook; allowed: 01-"):
+        notebooks(["nope"])
+    assert [p.stem for p in notebooks(["02", "01-seed-reproduction"])] == [
+        "02-sweep-order", "01-seed-reproduction"]
+    (tmp_path / "p.yaml").write_text("[1, 2")
+    with pytest.raises(SpecError, match=r"malformed YAML"):
+        load_params(tmp_path / "p.yaml")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

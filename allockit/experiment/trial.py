@@ -8,8 +8,10 @@ random numbers: a difference between strategies is the strategies' doing).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,12 @@ from ..mm.costs import load_costs
 from ..mm.state import Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
 from ..strategies import STRATEGIES, Request, check, get
 from ..workload.kbuild import generate_kbuild, load_kbuild_params
+from ..workload.replay import check_replay, replay_workload
+
+# Time categories in which the calling task sleeps, its CPU free for the workload: waits on
+# writeback, page locks and mutexes, and the drains, which are mostly flush_work() waiting
+# for per-CPU kworkers (their own few microseconds of CPU are not counted).
+SLEEP_CATEGORIES = ("wait_writeback", "wait_lock", "mutex", "drain_pcp", "drain_lru")
 
 COUNTERS = (
     "pgmigrate_success",
@@ -68,13 +76,21 @@ def machine_summary(s: MachineState, cma_base: int, cma_count: int) -> dict[str,
     }
 
 
+def workload_name(workload: dict[str, Any]) -> str:
+    """``kbuild`` or ``replay:<file name>``: which workload a row's trial ran under."""
+    return f"replay:{Path(workload['replay']).name}" if "replay" in workload else "kbuild"
+
+
 def warm_machine(spec: TrialSpec, seed_seq: np.random.SeedSequence):
     """Boot the machine, generate the workload, run it to the strategy's start."""
     cfg = machine_config(**spec.machine)
     costs = load_costs(**spec.costs)
-    wl = load_kbuild_params(**spec.workload)
-    rng = np.random.default_rng(seed_seq)
-    kb = generate_kbuild(wl, cfg.ram, cfg.nr_cpus, spec.horizon_s, rng)
+    if "replay" in spec.workload:  # a real capture, re-issued (the seed plays no part)
+        kb, _ = replay_workload(spec.workload, cfg.nr_cpus)
+    else:
+        wl = load_kbuild_params(**spec.workload)
+        rng = np.random.default_rng(seed_seq)
+        kb = generate_kbuild(wl, cfg.ram, cfg.nr_cpus, spec.horizon_s, rng)
     s = build_machine(cfg, costs, event_capacity=len(kb.events), nr_objects=kb.nr_objects)
     s.events[: len(kb.events)] = kb.events
     s.zone[Z_EV_TAIL] = len(kb.events)
@@ -89,7 +105,10 @@ def check_spec(spec: TrialSpec) -> None:
     """Validate machine, workload, costs and every strategy before any work."""
     cfg = machine_config(**spec.machine)
     load_costs(**spec.costs)
-    load_kbuild_params(**spec.workload)
+    if "replay" in spec.workload:
+        check_replay(spec.workload)
+    else:
+        load_kbuild_params(**spec.workload)
     if not spec.strategies:
         raise ValueError("strategies: none given; allowed: " + ", ".join(STRATEGIES))
     for label, params in spec.strategies.items():
@@ -98,17 +117,26 @@ def check_spec(spec: TrialSpec) -> None:
         raise ValueError(f"horizon_s: {spec.horizon_s}; allowed: 0 < horizon_s <= 3600")
 
 
-def run_trial(spec: TrialSpec, seed: int, trial: int, ntrials: int) -> list[dict[str, Any]]:
-    """Trial ``trial`` of ``ntrials`` under root ``seed``: one row per strategy."""
-    check_spec(spec)
-    seq = np.random.SeedSequence(seed).spawn(ntrials)[trial]
-    t0 = time.perf_counter()
-    cfg, warm, kb = warm_machine(spec, seq)
-    summary = machine_summary(warm, cfg.cma_base_pfn, cfg.cma_size)
-    warm_s = time.perf_counter() - t0
-    rows = []
+def workload_slowdown_pct(breakdown_ns: dict[str, int], latency_ns: int, busy: int, ncpu: int):
+    """How much CPU the call took from the workload, in % of the workload's CPU time meanwhile.
+
+    The workload's timeline is open loop (its events keep their times), so its slowdown is
+    not simulated; it is estimated from the call's own time breakdown. The call runs on one
+    CPU; its running time (everything but the ``SLEEP_CATEGORIES``: writeback, lock, mutex
+    and drain waits) displaces a compile job only when every CPU has one (``busy >= ncpu``;
+    with an idle CPU, CFS runs the call there). The result is that displaced time over the
+    jobs' CPU time during the call (``busy x latency``). 0 when idle or the call took no time.
+    """
+    if busy <= 0 or latency_ns <= 0 or busy < ncpu:
+        return 0.0
+    running = sum(v for k, v in breakdown_ns.items() if k not in SLEEP_CATEGORIES)
+    return 100.0 * running / (busy * latency_ns)
+
+
+def run_strategies(spec: TrialSpec, warm: MachineState):
+    """Each strategy on its own copy of the warmed-up machine: yields (label, the machine
+    after the call, with the blocks still held, the result, wall seconds)."""
     for label, params in spec.strategies.items():
-        name = params.get("strategy", label)
         s = copy_state(warm)
         req = Request(
             order=spec.order,
@@ -116,11 +144,62 @@ def run_trial(spec: TrialSpec, seed: int, trial: int, ntrials: int) -> list[dict
             params={k: v for k, v in params.items() if k != "strategy"},
         )
         t1 = time.perf_counter()
-        r = get(name)(s, req)
+        r = get(params.get("strategy", label))(s, req)
+        yield label, s, r, time.perf_counter() - t1
+
+
+def trial_states(spec: TrialSpec, seed: int, trial: int, ntrials: int):
+    """The machines of one trial: (config, warmed-up machine, {label: (after, result)})."""
+    check_spec(spec)
+    cfg, warm, _ = warm_machine(spec, np.random.SeedSequence(seed).spawn(ntrials)[trial])
+    after = {label: (s, r) for label, s, r, _ in run_strategies(spec, warm)}
+    return cfg, warm, after
+
+
+def warm_key(spec: TrialSpec) -> str:
+    """What the warmed-up machine depends on (besides seed and trial): trials of points that
+    differ only in order, nr_elem or strategies can share one warm-up."""
+    return json.dumps([spec.machine, spec.workload, spec.costs, spec.horizon_s],
+                      sort_keys=True, default=str)
+
+
+def run_trial(
+    spec: TrialSpec,
+    seed: int,
+    trial: int,
+    ntrials: int,
+    timing: dict[str, float] | None = None,
+    warmed: tuple | None = None,
+) -> list[dict[str, Any]]:
+    """Trial ``trial`` of ``ntrials`` under root ``seed``: one row per strategy.
+
+    The rows are a pure function of the arguments (no wall times: those go to ``timing``,
+    when given, as ``warm_s`` and ``<label>_s``), so a trial's result file is the same bytes
+    whoever runs it. ``warmed`` is the ``warm_machine`` result of this trial for a spec with
+    the same ``warm_key``, to share a warm-up (the strategies run on copies of it).
+    """
+    check_spec(spec)
+    t0 = time.perf_counter()
+    if warmed is None:
+        warmed = warm_machine(spec, np.random.SeedSequence(seed).spawn(ntrials)[trial])
+    cfg, warm, kb = warmed
+    summary = machine_summary(warm, cfg.cma_base_pfn, cfg.cma_size)
+    if timing is not None:
+        timing["warm_s"] = time.perf_counter() - t0
+    rows = []
+    for label, _, r, wall in run_strategies(spec, warm):
         row: dict[str, Any] = {
             "strategy": label,
             "trial": trial,
             "seed": seed,
+            "kernel": cfg.kernel,
+            "ram_pages": cfg.ram,
+            "cma_pages": cfg.cma_size,
+            "nr_cpus": cfg.nr_cpus,
+            "workload": workload_name(spec.workload),
+            "jobs": kb.jobs,
+            "workload_unmapped": sum(kb.unmapped.values()),
+            "order": spec.order,
             "got": r.got,
             "nr_elem": r.nr_elem,
             "success": r.success,
@@ -129,9 +208,12 @@ def run_trial(spec: TrialSpec, seed: int, trial: int, ntrials: int) -> list[dict
             "dominant": r.dominant,
             "calls": r.calls,
             "beyond_horizon": bool(warm.clock + r.latency_ns > kb.t_end),
-            "wall_s": time.perf_counter() - t1,
-            "warm_wall_s": warm_s,
+            "workload_slowdown_pct": workload_slowdown_pct(
+                r.breakdown_ns, r.latency_ns, int(warm.zone[Z_BUSY_CPUS]), cfg.nr_cpus
+            ),
         }
+        if timing is not None:
+            timing[f"{label}_s"] = wall
         for cat in TIME_CATEGORY_NAMES:
             row[f"t_{cat}_ms"] = r.breakdown_ns.get(cat, 0) / 1e6
         for c in COUNTERS:

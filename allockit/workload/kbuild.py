@@ -28,7 +28,7 @@ Timeline: 0 = start of the history; the strategy starts at ``history + warmup_s`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,8 @@ class Kbuild:
     t_start: int  # ns: when the strategy starts
     t_end: int  # ns: end of the generated horizon
     busy_cpus: int
+    jobs: int  # compile jobs (make -jN)
+    unmapped: dict[str, int] = field(default_factory=dict)  # replay: events it could not map
 
 
 class _Builder:
@@ -212,6 +214,7 @@ def generate_kbuild(
         t_start=int(t_start * NS),
         t_end=int(t_end * NS),
         busy_cpus=min(jobs, nr_cpus),
+        jobs=jobs,
     )
 
 

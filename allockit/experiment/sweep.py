@@ -1,0 +1,371 @@
+"""The sweep runner: every (point, trial) of a spec, one Parquet file per finished trial.
+
+Layout of a sweep directory (``data/sweeps/<name>-<spec hash>/``)::
+
+    spec.yaml        the resolved spec (base merged, ranges expanded): enough to rerun it
+    manifest.json    the points (id, axis values) and the command that made the sweep
+    trials/pXXXXXXXX-t0003.parquet   one per finished trial: a row per strategy
+    timings.jsonl    wall times per trial (kept out of the results, which must be identical
+                     bytes whoever computes them)
+
+A trial's file is written atomically (temporary name, then ``os.replace``) by the process
+that coordinates the sweep, as soon as its result arrives. A sweep that is killed keeps
+every finished trial; run again, it skips the files already there, so nothing is lost or
+run twice. The results do not depend on who computes them: a local process pool (the
+default), one process, or a Dask cluster (``scheduler``) produce the same bytes, because a
+trial is a pure function of its TrialSpec and seed and carries no wall time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .spec import ROOT, Point, SpecError, SweepSpec, axis_assignments, is_linked, load
+from .trial import TrialSpec, run_trial, warm_key, warm_machine
+
+SWEEPS_DIR = ROOT / "data" / "sweeps"
+FORMAT_VERSION = 1
+
+
+# --- files ----------------------------------------------------------------------------------
+def sweep_dir(spec: SweepSpec, root: str | Path | None = None) -> Path:
+    return Path(root or SWEEPS_DIR) / f"{spec.name}-{spec.hash}"
+
+
+def trial_path(d: Path, point: Point, trial: int) -> Path:
+    return d / "trials" / f"{point.id}-t{trial:04d}.parquet"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` so that ``path`` either does not exist or holds all of it."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def git_revision() -> str:
+    """The checkout's commit (with ``-dirty`` when it has changes), or "" outside git."""
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return rev
+
+
+def provenance() -> dict[str, str]:
+    """Versions of what decides a trial's bytes; stored in every result file."""
+    import numba
+    import numpy
+    import pyarrow
+
+    from .. import __version__
+
+    return {
+        "allockit": __version__,
+        "git": git_revision(),
+        "numba": numba.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pd.__version__,
+        "pyarrow": pyarrow.__version__,
+        "python": sys.version.split()[0],
+        "format": str(FORMAT_VERSION),
+    }
+
+
+# --- one trial (runs in a worker) -----------------------------------------------------------
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs for one trial; picklable, and self-contained for remote workers."""
+
+    sweep: str
+    point_id: str
+    point_values: tuple[tuple[str, Any], ...]
+    trial_spec: TrialSpec
+    seed: int
+    trial: int
+    trials: int
+    provenance: tuple[tuple[str, str], ...]
+
+
+_FIRST_IN_PROCESS = True
+
+
+def _trial_bytes(task: Task, rows: list[dict[str, Any]]) -> bytes:
+    """A trial's rows as Parquet, with the point's axis columns and provenance."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = pd.DataFrame(rows)
+    df.insert(0, "sweep", task.sweep)
+    df.insert(1, "point", task.point_id)
+    for axis, value in task.point_values:
+        if is_linked(axis):  # the axis' label, then a column per path it sets
+            df[axis] = ", ".join(f"{p}={v}" for p, v in value.items())
+        for path, v in axis_assignments(axis, value):
+            df[path] = [v] * len(df)  # an axis column, named by its dotted path
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = {
+        "point": dict(task.point_values),
+        "seed": task.seed,
+        "trial": task.trial,
+        "trial_spec": task.trial_spec.__dict__,
+        "provenance": dict(task.provenance),
+    }
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}),
+         b"allockit": json.dumps(meta, sort_keys=True, default=str).encode()}
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+def run_tasks(tasks: list[Task]) -> list[tuple[Task, bytes, dict[str, Any]]]:
+    """Run trials that share a warm-up (same ``warm_key``, seed and trial: see ``plan``);
+    return each one's Parquet bytes and wall times."""
+    global _FIRST_IN_PROCESS
+    out, warmed = [], None
+    for task in tasks:
+        first, _FIRST_IN_PROCESS = _FIRST_IN_PROCESS, False
+        t0 = time.perf_counter()
+        ts = task.trial_spec
+        warms = warmed is None
+        if warms:
+            seq = np.random.SeedSequence(task.seed).spawn(task.trials)[task.trial]
+            warmed = warm_machine(ts, seq)
+        timing: dict[str, Any] = {}
+        rows = run_trial(ts, task.seed, task.trial, task.trials, timing, warmed)
+        data = _trial_bytes(task, rows)
+        timing.update(total_s=time.perf_counter() - t0, pid=os.getpid(), first_in_process=first,
+                      warmed_up=warms, shared_warmup=len(tasks))
+        out.append((task, data, timing))
+    return out
+
+
+# --- executors ------------------------------------------------------------------------------
+Results = Iterator[list[tuple[Task, bytes, dict]]]
+
+
+def _serial(groups: list[list[Task]], workers: int) -> Results:
+    for g in groups:
+        yield run_tasks(g)
+
+
+def _process_pool(groups: list[list[Task]], workers: int) -> Results:
+    pool = ProcessPoolExecutor(workers)
+    try:
+        futures = [pool.submit(run_tasks, g) for g in groups]
+        for f in as_completed(futures):
+            yield f.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask(address: str) -> Callable[[list[list[Task]], int], Results]:
+    def run(groups: list[list[Task]], workers: int) -> Results:
+        try:
+            from distributed import Client, LocalCluster
+            from distributed import as_completed as dask_completed
+        except ImportError:
+            raise SpecError(
+                "--scheduler: needs dask.distributed; install it with pip install -e '.[dask]'"
+            ) from None
+        cluster = None
+        if address == "local":
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = Client(cluster)
+        else:
+            client = Client(address, timeout=30)
+        try:
+            futures = client.map(run_tasks, groups, pure=False)
+            for f in dask_completed(futures):
+                yield f.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    return run
+
+
+# --- the runner -----------------------------------------------------------------------------
+@dataclass
+class SweepRun:
+    """What a call of :func:`run_sweep` did."""
+
+    dir: Path
+    total: int  # trials in the sweep
+    ran: int  # trials run by this call (the rest were on disk)
+    wall_s: float
+    startup_s: float  # a worker's first trial minus the median one: imports, numba cache
+
+    @property
+    def rate(self) -> float:
+        return self.ran / self.wall_s if self.wall_s > 0 else 0.0
+
+
+class Progress:
+    """One line on stderr: trials done, rate, ETA (redrawn in place on a terminal)."""
+
+    def __init__(self, name: str, total: int, done: int, stream=None, enabled: bool = True):
+        self.name, self.total, self.done0 = name, total, done
+        self.done = done
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.t0 = time.perf_counter()
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.last = 0.0
+
+    def step(self) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if self.enabled and (self.tty or now - self.last > 5 or self.done == self.total):
+            self.last = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        ran, el = self.done - self.done0, now - self.t0
+        rate = ran / el if el > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        line = (f"[{self.name}] {self.done}/{self.total} trials, {rate:.2f} trials/s, "
+                f"ETA {eta:.0f} s")
+        end = "\r" if self.tty and self.done < self.total else "\n"
+        print(line, end=end, file=self.stream, flush=True)
+
+
+def plan(spec: SweepSpec, d: Path) -> tuple[list[list[Task]], int]:
+    """The trials still to run (those without a result file), grouped so that the trials of
+    one group share a warm-up (same trial index, same ``warm_key``), and the sweep's total.
+    Groups are listed trial by trial, so the first results cover every point."""
+    prov = tuple(sorted(provenance().items()))
+    groups: dict[tuple[int, str], list[Task]] = {}
+    total = 0
+    for p in spec.points():
+        ts = spec.trial_spec(p)
+        key = warm_key(ts)
+        for t in range(spec.trials):
+            total += 1
+            if not trial_path(d, p, t).exists():
+                task = Task(spec.name, p.id, p.values, ts, spec.seed, t, spec.trials, prov)
+                groups.setdefault((t, key), []).append(task)
+    return [groups[k] for k in sorted(groups, key=lambda k: k[0])], total
+
+
+def _write_header(spec: SweepSpec, d: Path, command: str | None) -> None:
+    (d / "trials").mkdir(parents=True, exist_ok=True)
+    for stale in (d / "trials").glob(".*.tmp*"):  # a write cut short by a kill
+        stale.unlink()
+    write_atomic(d / "spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False).encode())
+    manifest = {
+        "name": spec.name,
+        "hash": spec.hash,
+        "source": spec.source,
+        "axes": list(spec.axes),
+        "mode": spec.mode,
+        "trials": spec.trials,
+        "points": [{"id": p.id, "index": p.index, "values": p.as_dict()} for p in spec.points()],
+        "command": command or f"allockit sweep {spec.source}",
+    }
+    write_atomic(d / "manifest.json", json.dumps(manifest, indent=1, default=str).encode())
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    command: str | None = None,
+    stream=None,
+) -> SweepRun:
+    """Run every trial of ``spec`` not yet on disk; return where the results are."""
+    d = sweep_dir(spec, out)
+    _write_header(spec, d, command)
+    groups, total = plan(spec, d)
+    todo = sum(len(g) for g in groups)
+    workers = max(1, workers or os.cpu_count() or 1)
+    if scheduler:
+        execute: Callable[[list[list[Task]], int], Iterable] = _dask(scheduler)
+    elif workers == 1 or len(groups) <= 1:
+        execute = _serial
+    else:
+        execute = _process_pool
+    bar = Progress(f"{spec.name}-{spec.hash}", total, total - todo, stream, progress)
+    t0 = time.perf_counter()
+    firsts, others = [], []
+    with open(d / "timings.jsonl", "a") as log:
+        for results in execute(groups, min(workers, max(1, len(groups)))):
+            for task, data, timing in results:
+                write_atomic(trial_path(d, Point(0, task.point_values), task.trial), data)
+                log.write(json.dumps({"point": task.point_id, "trial": task.trial, **timing})
+                          + "\n")
+                log.flush()
+                if timing["warmed_up"]:  # compare like with like: trials that warmed up
+                    (firsts if timing["first_in_process"] else others).append(timing["total_s"])
+                bar.step()
+    wall = time.perf_counter() - t0
+    startup = 0.0
+    if firsts and others:
+        startup = max(0.0, float(pd.Series(firsts).mean() - pd.Series(others).median()))
+    return SweepRun(d, total, todo, wall, startup)
+
+
+def sweep_command(spec_file: str | Path, overrides: dict[str, Any] | None = None) -> str:
+    """The ``allockit sweep`` command line that runs ``spec_file`` with ``overrides``."""
+    import shlex
+
+    words = ["allockit", "sweep", shlex.quote(str(spec_file))]
+    for k, v in (overrides or {}).items():
+        text = v if isinstance(v, str) else json.dumps(v, default=str)  # JSON is YAML
+        words += ["--set", shlex.quote(f"{k}={text}")]
+    return " ".join(words)
+
+
+# --- reading results ------------------------------------------------------------------------
+def resolve(target: str | Path, out: str | Path | None = None) -> Path:
+    """A sweep directory, given the directory itself or the spec file that made it."""
+    p = Path(target)
+    if p.is_dir() and (p / "manifest.json").exists():
+        return p
+    if p.is_dir():
+        raise SpecError(f"{p}: not a sweep directory (no manifest.json)")
+    return sweep_dir(load(p), out)
+
+
+def load_results(d: str | Path) -> pd.DataFrame:
+    """Every finished trial of a sweep, as one DataFrame (point order, then trial)."""
+    d = Path(d)
+    files = sorted((d / "trials").glob("p*-t*.parquet"))
+    if not files:
+        raise SpecError(f"{d}: no finished trials (run `allockit sweep` first)")
+    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    manifest = json.loads((d / "manifest.json").read_text())
+    order = {p["id"]: p["index"] for p in manifest["points"]}
+    df["point_index"] = df["point"].map(order)
+    return df.sort_values(["point_index", "trial", "strategy"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def manifest(d: str | Path) -> dict[str, Any]:
+    return json.loads((Path(d) / "manifest.json").read_text())

@@ -1,0 +1,74 @@
+"""What the notebooks call: a sweep's results (running the sweep first when trials are
+missing), its tables and its figures, so each notebook stays a few lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..experiment.spec import ROOT, SweepSpec, load
+from ..experiment.sweep import load_results, manifest, run_sweep, sweep_command
+from .figures import aggregate, save, sweep_figures, trial_figures, x_column
+from .text import sweep_report
+
+FIGURES_DIR = ROOT / "data" / "figures"
+
+
+@dataclass
+class SweepView:
+    """A finished sweep: spec, directory, trial rows and manifest."""
+
+    spec: SweepSpec
+    dir: Path
+    df: pd.DataFrame
+    manifest: dict[str, Any]
+
+    @classmethod
+    def run(
+        cls,
+        spec_file: str | Path,
+        overrides: dict[str, Any] | None = None,
+        *,
+        workers: int | None = None,
+        out: str | Path | None = None,
+        progress: bool = True,
+    ) -> SweepView:
+        """Load the spec (with ``overrides``), run the trials not on disk yet, read them all."""
+        spec = load(spec_file, overrides)
+        run = run_sweep(spec, out=out, workers=workers, progress=progress,
+                        command=sweep_command(spec_file, overrides))
+        return cls(spec, run.dir, load_results(run.dir), manifest(run.dir))
+
+    @property
+    def x(self) -> str | None:
+        """The column a figure puts on its x axis."""
+        return x_column(self.manifest)
+
+    @property
+    def what(self) -> str:
+        return self.spec.description or self.spec.name
+
+    def summary(self) -> pd.DataFrame:
+        """Per point and strategy: success rate, blocks got, latency median and spread."""
+        by = [self.x, "strategy"] if self.x else ["strategy"]
+        return aggregate(self.df, by)
+
+    def table(self, baseline: str | None = None, strategies: list[str] | None = None) -> str:
+        """The mmtests-style text, ready for a reply."""
+        return sweep_report(self.dir, baseline=baseline, strategies=strategies)
+
+    def charts(self) -> dict[str, object]:
+        if self.x is None:
+            return trial_figures(self.df, self.spec.hash, self.what)
+        return sweep_figures(self.df, self.x, self.spec.hash, self.what)
+
+    def save_figures(self, outdir: str | Path | None = None) -> list[Path]:
+        """Every chart as SVG and PNG, the spec hash in the file names."""
+        paths = []
+        for name, chart in self.charts().items():
+            paths += save(chart, outdir or FIGURES_DIR, f"{self.spec.name}-{name}",
+                          self.spec.hash)
+        return paths

@@ -1,0 +1,216 @@
+"""Plain-text tables for a mailing-list reply, in the layout of mmtests' compare-kernels.
+
+Kernel developers read comparisons as rows per metric and statistic (Min / Amean / Max /
+Stddev) and one column per kernel, each value followed by its change against the first
+column in parentheses. Here the columns are strategies and the first one is the baseline;
+lines stay within 80 columns (columns that do not fit go to another block, which repeats
+the baseline), so a table survives any mail client::
+
+                        cma_single         cma_chunked    alloc_pages_bulk
+    Success  ok          8/10                8/10               10/10
+    Min      lat-ms    121.03 (  0.00%)   98.11 ( 18.94%)   140.21 (-15.85%)
+
+A positive change is always an improvement (lower latency, more blocks), as in mmtests.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+WIDTH = 80
+LABEL = 16  # "Stddev   lat-ms  "
+COL = 21  # " 12345.67 (-100.00%)"
+# (row name, column, lower is better)
+METRICS = (
+    ("lat-ms", "latency_ms", True),
+    ("got", "got", False),
+    ("slowdn-%", "workload_slowdown_pct", True),
+)
+STATS = ("Min", "Amean", "Max", "Stddev")
+
+
+def _stat(values: np.ndarray, stat: str) -> float:
+    if stat == "Min":
+        return float(values.min())
+    if stat == "Max":
+        return float(values.max())
+    if stat == "Amean":
+        return float(values.mean())
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def _delta(base: float, v: float, lower_better: bool) -> float:
+    """Change against the baseline in %, positive = better (mmtests' convention)."""
+    if base == v:
+        return 0.0
+    if base == 0:
+        return math.copysign(math.inf, (base - v) if lower_better else (v - base))
+    d = (v - base) / abs(base) * 100.0
+    return -d if lower_better else d
+
+
+def _cell(v: float, d: float | None) -> str:
+    num = f"{v:.2f}" if abs(v) < 1e6 else f"{v:.3g}"
+    if d is None:  # Stddev: no change column, as in mmtests
+        return f"{num:>{COL - 11}}" + " " * 11
+    ds = "inf" if math.isinf(d) else f"{max(-999.99, min(999.99, d)):.2f}"
+    if math.isinf(d):
+        ds = ("+" if d > 0 else "-") + ds
+    return f"{num:>{COL - 11}} ({ds:>7}%)"
+
+
+def _split_label(name: str, width: int) -> list[str]:
+    """A label in pieces of at most ``width`` characters, broken after underscores."""
+    parts, cur = [], ""
+    for word in name.replace("_", "_\0").split("\0"):
+        while len(word) > width:  # a word longer than a column: hard break
+            if cur:
+                parts.append(cur)
+                cur = ""
+            parts.append(word[:width])
+            word = word[width:]
+        if len(cur) + len(word) > width:
+            parts.append(cur)
+            cur = ""
+        cur += word
+    return parts + [cur] if cur else parts
+
+
+def _header(names: list[str]) -> list[str]:
+    """Header lines: long strategy labels wrap after an underscore, bottom-aligned."""
+    pieces = [_split_label(n, COL - 1) for n in names]
+    depth = max(map(len, pieces))
+    pieces = [[""] * (depth - len(p)) + p for p in pieces]
+    return [(" " * LABEL + "".join(f"{p[i]:>{COL}}" for p in pieces)).rstrip()
+            for i in range(depth)]
+
+
+def _block(df: pd.DataFrame, names: list[str], baseline: str) -> list[str]:
+    lines = _header(names)
+    ok = []
+    for n in names:
+        d = df[df.strategy == n]
+        ok.append(f"{int(d.success.sum())}/{len(d)}")
+    lines.append(f"{'Success':<8}{'ok':<{LABEL - 8}}" + "".join(f"{o:>{COL - 11}}" + " " * 11
+                                                               for o in ok).rstrip())
+    base = df[df.strategy == baseline]
+    for label, col, lower in METRICS:
+        if col not in df:
+            continue
+        for stat in STATS:
+            bv = _stat(base[col].to_numpy(float), stat) if len(base) else float("nan")
+            cells = []
+            for n in names:
+                vals = df.loc[df.strategy == n, col].to_numpy(float)
+                if not len(vals):
+                    cells.append(f"{'-':>{COL - 11}}" + " " * 11)
+                    continue
+                v = _stat(vals, stat)
+                cells.append(_cell(v, None if stat == "Stddev" else _delta(bv, v, lower)))
+            lines.append((f"{stat:<8}{label:<{LABEL - 8}}" + "".join(cells)).rstrip())
+    return lines
+
+
+def compare_table(
+    df: pd.DataFrame,
+    *,
+    baseline: str | None = None,
+    strategies: list[str] | None = None,
+    group_by: str | None = "point",
+    group_labels: dict[str, str] | None = None,
+) -> str:
+    """The mmtests-style comparison of ``df`` (rows of trial results), ≤ 80 columns."""
+    known = list(dict.fromkeys(df.strategy))
+    names = strategies or known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"strategy: {unknown[0]!r} is not in these results; allowed: "
+                         + ", ".join(known))
+    baseline = baseline or names[0]
+    if baseline not in names:
+        raise ValueError(f"baseline: {baseline!r}; allowed: {', '.join(names)}")
+    others = [n for n in names if n != baseline]
+    per_block = (WIDTH - LABEL) // COL - 1
+    blocks = [[baseline, *others[i : i + per_block]] for i in range(0, max(1, len(others)),
+                                                                    per_block)]
+    groups = [(None, df)] if not group_by or group_by not in df else list(
+        df.groupby(group_by, sort=False))
+    out: list[str] = []
+    for key, g in groups:
+        if key is not None and len(groups) > 1:
+            label = (group_labels or {}).get(key, str(key))
+            out += [f"== {label} ==", ""]
+        for cols in blocks:
+            out += _block(g, cols, baseline) + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _wrap(text: str, indent: str = "") -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
+
+
+def sweep_report(
+    d: Path, *, baseline: str | None = None, strategies: list[str] | None = None
+) -> str:
+    """The whole reply for a sweep directory: what was run, the tables, how to rerun it."""
+    import yaml
+
+    from ..experiment.spec import axis_assignments
+    from ..experiment.sweep import load_results, manifest
+
+    m = manifest(d)
+    df = load_results(d)
+    spec = yaml.safe_load((d / "spec.yaml").read_text())
+    labels = {
+        p["id"]: ", ".join(f"{k}={v}" for a, val in p["values"].items()
+                           for k, v in axis_assignments(a, val)) or "base"
+        for p in m["points"]
+    }
+    done = df.groupby("point").trial.nunique()
+    head = _wrap(f"allockit sweep {m['name']} (spec {m['hash']}): {spec.get('description') or ''}")
+    head += _wrap(
+        f"machine {spec['machine']}, workload {spec['workload']}, costs "
+        f"{spec['costs'] or 'params/costs.yaml'}; order {spec['order']}, nr_elem "
+        f"{spec['nr_elem']}; {int(done.min())}-{int(done.max())} of {m['trials']} trials "
+        f"per point; simulated kernel v{df['kernel'].iloc[0]}", "  ")
+    head += _wrap("Columns: strategies; (%) change against the first column, positive = "
+                  "better; slowdn-%: CPU the call took from the build, in % of its CPU time.")
+    table = compare_table(df, baseline=baseline, strategies=strategies, group_labels=labels)
+    from ..experiment.spec import ROOT
+
+    shown = d.relative_to(ROOT) if d.is_relative_to(ROOT) else d
+    report = f"allockit report {shown}" + (f" --baseline {baseline}" if baseline else "")
+    report += "".join(f" --strategy {x}" for x in strategies or [])
+    again = wrap_command(m["command"]) + wrap_command(report)
+    return "\n".join(head + [""]) + "\n" + table + "\nTo reproduce:\n" + "\n".join(again) + "\n"
+
+
+def wrap_command(cmd: str, indent: str = "  ") -> list[str]:
+    """A shell command as lines of <= 80 columns joined by backslashes (an option stays
+    with its value); a single word longer than a line is left whole."""
+    import shlex
+
+    words = shlex.split(cmd)
+    units, i = [], 0
+    while i < len(words):
+        w = shlex.quote(words[i])
+        if words[i].startswith("--") and i + 1 < len(words) and not words[i + 1].startswith("--"):
+            w += " " + shlex.quote(words[i + 1])
+            i += 1
+        units.append(w)
+        i += 1
+    lines, cur = [], indent
+    for u in units:
+        if cur.strip() and len(cur) + 1 + len(u) + 2 > WIDTH:
+            lines.append(cur + " \\")
+            cur = indent + "    " + u
+        else:
+            cur = cur + (" " if cur.strip() else "") + u
+    lines.append(cur)
+    return lines

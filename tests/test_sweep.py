@@ -1,0 +1,281 @@
+"""Experiment specs and the sweep runner: expansion, validation, resume, determinism."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from allockit.experiment import spec as specs
+from allockit.experiment.spec import SpecError, estimated_costs, from_mapping, load
+from allockit.experiment.sweep import load_results, manifest, plan, run_sweep, sweep_command
+from allockit.experiment.trial import workload_slowdown_pct
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A tiny experiment: two strategies, 2 points x 2 trials, about a second per trial.
+TINY = {
+    "name": "tiny",
+    "machine": {"ram": "256M", "cma_size": "64M", "nr_cpus": 2, "kernel_reserved": 0},
+    "workload": {"jobs": 1},
+    "order": 4,
+    "nr_elem": 32,
+    "horizon_s": 1.0,
+    "strategies": {"cma_single": {"align": 4}, "alloc_pages_bulk": {}},
+    "axes": {"nr_elem": [16, 32]},
+    "trials": 2,
+    "seed": 7,
+}
+
+
+def tiny(**changes):
+    raw = {**TINY, **changes}
+    return from_mapping(raw, origin="tiny.yaml")
+
+
+def write_spec(tmp_path: Path, **changes) -> Path:
+    p = tmp_path / "tiny.yaml"
+    p.write_text(yaml.safe_dump({**TINY, **changes}, sort_keys=False))
+    return p
+
+
+def files(d: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((d / "trials").glob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial")
+    return run_sweep(tiny(), out=out, workers=1, progress=False)
+
+
+# --- expansion --------------------------------------------------------------------------------
+def test_product_grid_and_point_ids():
+    s = tiny(axes={"nr_elem": [16, 32], "workload.jobs": [0, 1, 2]})
+    pts = s.points()
+    assert len(pts) == 6
+    assert [p.as_dict() for p in pts[:2]] == [
+        {"nr_elem": 16, "workload.jobs": 0},
+        {"nr_elem": 16, "workload.jobs": 1},
+    ]
+    assert len({p.id for p in pts}) == 6
+    # a point's id names its values, not its place in the grid
+    s2 = tiny(axes={"nr_elem": [32], "workload.jobs": [2]})
+    assert s2.points()[0].id == pts[-1].id
+    ts = s.trial_spec(pts[-1])
+    assert ts.nr_elem == 32 and ts.workload == {"jobs": 2}
+
+
+def test_each_mode_starts_from_the_base():
+    s = tiny(axes={"nr_elem": [16, 24], "workload.jobs": [0]}, mode="each")
+    assert [p.as_dict() for p in s.points()] == [{}, {"nr_elem": 16}, {"nr_elem": 24},
+                                                 {"workload.jobs": 0}]
+    assert s.trial_spec(s.points()[0]).nr_elem == 32
+
+
+def test_ranges_times_and_linked_axes():
+    s = tiny(axes={
+        "workload.jobs": {"from": 0, "to": 4, "step": 2},
+        "costs.unmap_page_ns": {"times": [0.5, 2]},
+        "size": [{"order": 2, "nr_elem": 64}, {"order": 4, "nr_elem": 16}],
+    })
+    assert s.axes["workload.jobs"] == [0, 2, 4]
+    base = specs.cost_constants()["unmap_page_ns"]["value"]
+    assert s.axes["costs.unmap_page_ns"] == [base // 2, base * 2]
+    last = s.trial_spec(s.points()[-1])
+    assert (last.order, last.nr_elem, last.costs["unmap_page_ns"]) == (4, 16, base * 2)
+
+
+def test_overrides_replace_values_and_axes():
+    s = tiny()
+    t = from_mapping({**TINY}, origin="t", overrides={"nr_elem": 8, "trials": 3})
+    assert "nr_elem" not in t.axes and t.base["nr_elem"] == 8 and t.trials == 3
+    u = from_mapping({**TINY}, origin="t", overrides={"axes": {"workload.jobs": [0, 1]}})
+    assert list(u.axes) == ["workload.jobs"]
+    assert s.hash != t.hash != u.hash
+
+
+def test_hash_ignores_name_and_description():
+    assert tiny().hash == tiny(name="other", description="x").hash
+    assert tiny().hash != tiny(seed=8).hash
+
+
+def test_base_inheritance(tmp_path):
+    (tmp_path / "parent.yaml").write_text(yaml.safe_dump({**TINY, "axes": {"order": [2]}}))
+    (tmp_path / "child.yaml").write_text(yaml.safe_dump({
+        "base": "parent.yaml", "machine": {"nr_cpus": 1}, "axes": {"workload.jobs": [0]}}))
+    s = load(tmp_path / "child.yaml")
+    assert s.base["machine"] == {**TINY["machine"], "nr_cpus": 1}  # merged, not replaced
+    assert list(s.axes) == ["workload.jobs"]  # the base lends values, not its sweep
+    assert s.name == "child"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("sweep-*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_specs_are_valid(path):
+    s = load(path)
+    assert s.points() and s.trials >= 1
+
+
+def test_cost_sweep_varies_exactly_the_estimates():
+    s = load(ROOT / "params" / "sweep-costs.yaml")
+    assert sorted(a.split(".", 1)[1] for a in s.axes) == sorted(estimated_costs())
+    assert s.mode == "each"
+
+
+# --- bad specs --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "changes, pattern",
+    [
+        ({"colour": 1}, r"unknown key 'colour'; allowed: name, "),
+        ({"trials": 0}, r"trials: 0; allowed: an integer >= 1"),
+        ({"seed": "x"}, r"seed: 'x'; allowed: an integer >= 0"),
+        ({"mode": "zip"}, r"mode: 'zip'; allowed: product, each"),
+        ({"order": "4"}, r"order: '4'; allowed: an integer"),
+        ({"axes": {"machine.ram": []}}, r"axes.machine.ram: no values"),
+        ({"axes": {"speed": [1]}}, r"'speed' is no parameter path .* linked axis"),
+        ({"axes": {"order.x": [1]}}, r"'order.x': order takes no sub-key"),
+        ({"axes": {"strategies.nope.align": [1]}}, r"no strategy labelled 'nope'"),
+        ({"axes": {"workload.jobs": {"from": 4, "to": 0}}}, r"from <= to"),
+        ({"axes": {"machine.ram": {"times": [2]}}}, r"'times' needs a numeric base value"),
+        ({"axes": {"nr_elem": [16, 4000]}}, r"at point nr_elem=4000: nr_elem: 4000 x 2\^4"),
+        ({"axes": {"order": [11]}}, r"at point order=11: order: 11"),
+        ({"strategies": {"x": {"strategy": "nope"}}},
+         r"strategy: 'nope' is unknown; allowed: cma_single"),
+        ({"axes": {"machine.bogus": [1]}}, r"machine.bogus"),
+        ({"name": "a b"}, r"name: 'a b'; allowed: letters, digits"),
+    ],
+)
+def test_bad_spec_is_refused_before_any_work(changes, pattern, tmp_path):
+    with pytest.raises(SpecError, match=pattern):
+        run_sweep(tiny(**changes), out=tmp_path, workers=1, progress=False)
+    assert not any(tmp_path.iterdir())  # nothing was written
+
+
+def test_malformed_yaml_and_missing_base(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("axes: [1, 2\n")
+    with pytest.raises(SpecError, match=r"bad.yaml: malformed YAML"):
+        load(p)
+    p.write_text("base: nowhere.yaml\n")
+    with pytest.raises(SpecError, match=r"nowhere.yaml: cannot read spec"):
+        load(p)
+    p.write_text("- 1\n")
+    with pytest.raises(SpecError, match=r"expected a mapping"):
+        load(p)
+
+
+def test_bad_set_syntax():
+    with pytest.raises(SpecError, match=r"--set 'ram': expected PATH=VALUE"):
+        specs.parse_overrides(["ram"])
+    assert specs.parse_overrides(["axes.order=[2, 4]", "machine.ram=256M"]) == {
+        "axes.order": [2, 4], "machine.ram": "256M"}
+
+
+def test_cli_sweep_bad_input_exit_2(tmp_path, capsys):
+    from allockit.cli import main
+
+    rc = main(["sweep", str(write_spec(tmp_path)), "--set", "axes.nr_elem=[99999]",
+               "--out", str(tmp_path / "o")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "at point nr_elem=99999" in err and "allowed" in err
+    assert not (tmp_path / "o").exists()
+
+
+# --- running ----------------------------------------------------------------------------------
+def test_sweep_writes_one_file_per_trial(serial_run):
+    d = serial_run.dir
+    assert serial_run.total == serial_run.ran == 4
+    assert len(files(d)) == 4
+    df = load_results(d)
+    assert len(df) == 4 * 2  # a row per strategy per trial
+    assert set(df.nr_elem) == {16, 32}
+    assert set(df.strategy) == {"cma_single", "alloc_pages_bulk"}
+    assert {"point", "sweep", "latency_ms", "got", "workload_slowdown_pct"} <= set(df.columns)
+    assert not any(c.endswith("wall_s") for c in df.columns)  # wall times stay out
+    assert (d / "spec.yaml").exists() and (d / "timings.jsonl").exists()
+    m = manifest(d)
+    assert [p["values"] for p in m["points"]] == [{"nr_elem": 16}, {"nr_elem": 32}]
+
+
+def test_result_files_carry_provenance(serial_run):
+    import json
+
+    import pyarrow.parquet as pq
+
+    f = sorted((serial_run.dir / "trials").glob("*.parquet"))[0]
+    meta = json.loads(pq.read_schema(f).metadata[b"allockit"])
+    assert meta["seed"] == 7 and meta["trial"] in (0, 1)
+    assert meta["trial_spec"]["machine"]["ram"] == "256M"
+    assert {"allockit", "numba", "numpy", "git"} <= set(meta["provenance"])
+
+
+def test_rerun_skips_finished_trials(serial_run):
+    spec = tiny()
+    tasks, total = plan(spec, serial_run.dir)
+    assert tasks == [] and total == 4
+    before = files(serial_run.dir)
+    again = run_sweep(spec, out=serial_run.dir.parent, workers=1, progress=False)
+    assert again.ran == 0 and files(serial_run.dir) == before
+
+
+def test_killed_sweep_resumes_without_loss_or_duplicates(serial_run, tmp_path):
+    spec_file = write_spec(tmp_path)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "allockit.cli", "sweep", str(spec_file), "--out", str(out),
+           "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    trials_dir = out / f"tiny-{tiny().hash}" / "trials"
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(trials_dir.glob("*.parquet"))) < 1:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    d = trials_dir.parent
+    kept = files(d)
+    assert 1 <= len(kept) < 4, "the kill came too late to test a resume"
+    run = run_sweep(load(spec_file), out=out, workers=1, progress=False)
+    assert run.ran == 4 - len(kept)
+    final = files(d)
+    assert {k: final[k] for k in kept} == kept  # finished trials untouched
+    assert final == files(serial_run.dir)  # nothing lost, nothing twice, same bytes
+    assert not list((d / "trials").glob(".*tmp*"))
+
+
+def test_same_bytes_from_a_process_pool(serial_run, tmp_path):
+    run = run_sweep(tiny(), out=tmp_path, workers=2, progress=False)
+    assert run.ran == 4
+    assert files(run.dir) == files(serial_run.dir)
+
+
+def test_same_bytes_from_dask(serial_run, tmp_path):
+    pytest.importorskip("distributed")
+    run = run_sweep(tiny(), out=tmp_path, workers=2, scheduler="local", progress=False)
+    assert run.ran == 4
+    assert files(run.dir) == files(serial_run.dir)
+
+
+def test_sweep_command_round_trips():
+    ov = {"machine.ram": "256M", "axes.size": [{"order": 0, "nr_elem": 8}], "trials": 2}
+    cmd = sweep_command("params/seed.yaml", ov)
+    import shlex
+
+    words = shlex.split(cmd)
+    sets = [w for i, w in enumerate(words) if i and words[i - 1] == "--set"]
+    assert specs.parse_overrides(sets) == ov
+
+
+# --- workload slowdown ------------------------------------------------------------------------
+def test_workload_slowdown():
+    bd = {"migrate": 600, "wait_writeback": 400}
+    assert workload_slowdown_pct(bd, 1000, busy=4, ncpu=4) == pytest.approx(15.0)
+    assert workload_slowdown_pct(bd, 1000, busy=2, ncpu=4) == 0.0  # an idle CPU runs the call
+    assert workload_slowdown_pct(bd, 0, busy=4, ncpu=4) == 0.0
+    assert workload_slowdown_pct({"drain_pcp": 1000}, 1000, busy=4, ncpu=4) == 0.0
