@@ -240,7 +240,7 @@ class Snapshot:
     meta: dict
     kernel_release: str | None
     page_size: int
-    page_size_source: str  # "meta.json", "page-size" or "assumed"
+    page_size_source: str  # "meta.json", "page-size", "inferred" (meminfo) or "assumed"
     buddyinfo: BuddyInfo
     pagetypeinfo: PageTypeInfo | None
     zoneinfo: ZoneInfoFile
@@ -317,8 +317,13 @@ def load_snapshot(path: str | os.PathLike, *, page_size: int | None = 4096) -> S
 
     ``page_size`` is the page size the caller expects (allockit simulates 4 KiB pages); a
     snapshot of a machine with another one raises :class:`ProcParseError`. ``None`` accepts any.
-    Without ``meta.json`` or ``page-size`` the page size is assumed to be 4096 and checked
-    against ``Hugepagesize`` × pagetypeinfo's pages per block where meminfo has it.
+    Without ``meta.json`` or ``page-size`` (the captures in ``../shared/data/``) the page size is
+    inferred as meminfo's ``Hugepagesize`` / pagetypeinfo's pages per block when that gives 4,
+    16 or 64 KiB (the pageblock is the PMD huge page by default), and checked: with
+    ``page_size`` given, ``pages per block × page_size`` must equal ``Hugepagesize``. Otherwise
+    4096 is assumed. (Kernels built with a ``CONFIG_PAGE_BLOCK_ORDER`` other than the huge page
+    order break that inference; snapshots taken by :func:`capture_snapshot` record the page
+    size and are not affected.)
     """
     path = Path(path)
     if not path.is_dir():
@@ -344,31 +349,40 @@ def load_snapshot(path: str | os.PathLike, *, page_size: int | None = 4096) -> S
         psize, psource = int(text("page-size").strip()), "page-size"
     else:
         psize, psource = 4096, "assumed"
-    if page_size is not None and psize != page_size:
-        where = path / ("meta.json" if psource == "meta.json" else "page-size")
-        raise ProcParseError(
-            str(where),
-            f"page size {page_size} (the page size allockit simulates); this snapshot was "
-            f"taken on a machine with {psize}-byte pages",
-        )
     meminfo = parse_meminfo(text("meminfo"), str(path / "meminfo"))
     zoneinfo = parse_zoneinfo(text("zoneinfo"), str(path / "zoneinfo"))
     buddy = parse_buddyinfo(text("buddyinfo"), str(path / "buddyinfo"))
     vmstat = parse_vmstat(text("vmstat"), str(path / "vmstat"))
     pti = None
     if (path / "pagetypeinfo").exists():
+        pti_text = text("pagetypeinfo")
+        pti = parse_pagetypeinfo(pti_text, str(path / "pagetypeinfo"))
         hp = meminfo.values.get("Hugepagesize")
-        pti = parse_pagetypeinfo(
-            text("pagetypeinfo"),
-            str(path / "pagetypeinfo"),
-            page_size=psize,
-            pageblock_bytes=hp * 1024 if hp else None,
-        )
+        if psource == "assumed" and hp:
+            # No recorded page size: infer it from the pageblock (normally the huge page).
+            inferred = hp * 1024 // pti.pages_per_block
+            if inferred in (4096, 16384, 65536) and inferred * pti.pages_per_block == hp * 1024:
+                psize, psource = inferred, "inferred"
+            if page_size is not None:
+                # the pageblock must be page_size × pages per block (raises if not)
+                parse_pagetypeinfo(
+                    pti_text,
+                    str(path / "pagetypeinfo"),
+                    page_size=page_size,
+                    pageblock_bytes=hp * 1024,
+                )
         if pti.nr_orders != buddy.nr_orders:
             raise ProcParseError(
                 str(path / "pagetypeinfo"),
                 f"{buddy.nr_orders} orders as in buddyinfo, found {pti.nr_orders}",
             )
+    if page_size is not None and psize != page_size:
+        where = path / ("page-size" if psource == "page-size" else "meta.json")
+        raise ProcParseError(
+            str(where),
+            f"page size {page_size} (the page size allockit simulates); this snapshot was "
+            f"taken on a machine with {psize}-byte pages",
+        )
     zone_keys = {(z.node, z.name) for z in zoneinfo.zones}
     for key in buddy.zones:
         if key not in zone_keys:
