@@ -369,7 +369,9 @@ def parse_pagetypeinfo(
                     lineno=lineno,
                     line=line,
                 )
-            ppb, ppb_line = v, lineno
+            if ppb is None:
+                ppb_line = lineno
+            ppb = v
             continue
         if m := _PTI_FREEHDR_RE.match(line):
             orders = [int(x) for x in m.group(1).split()]
