@@ -16,9 +16,11 @@ The kpage files cover pfns ``[pfn_start, pfn_end)``: ``pfn_end`` is the end of t
 zone in zoneinfo, ``pfn_start`` the lowest zone start rounded down to a max-order block
 (0 on x86). They are read from /proc in chunks (8 MiB, one million pfns) with ``pread`` and
 written through gzip level 1 by default (xz preset 0 on request). Measured on the 24 GB
-(6.55 M pfn) 2-CPU VM this was written on: reading one file takes about 0.5-0.75 s of kernel
-time; gzip -1 adds about 0.1 s per 52 MB file (xz -0 about 0.3 s, but gives 3-13x smaller
-files); a whole capture with both kpage files takes about 1.2-1.5 s.
+(6.55 M pfn, 52 MB per file) 2-CPU VM this was written on, x86-64, Linux 6.18: the kernel
+takes 0.5-1.0 s to produce one file (more when the machine is busy); gzip -1 adds 0.1-0.2 s
+per file, xz -0 0.3-0.55 s but writes 2-13x smaller files. A whole capture took 1.5-2.3 s
+with gzip -1 (0.8-1.1 MB of kpageflags.gz, 0.3-0.4 MB of kpagecount.gz) and 2.9 s with xz -0
+(0.5 MB + 0.1 MB).
 """
 
 from __future__ import annotations
