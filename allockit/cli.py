@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--skip-bad", action="store_true",
                    help="skip and count unreadable lines instead of stopping at the first")
     x.set_defaults(func=_cmd_trace_stats)
+    from .ingest.snapshot import register as register_snapshot
+
+    register_snapshot(sub)
     n = sub.add_parser("notebooks", help="execute the notebooks with papermill, one at a time")
     n.add_argument("--params", help="YAML of papermill parameters (all, or per notebook name)")
     n.add_argument("--only", action="append", help="a notebook name or number (repeatable)")

@@ -518,8 +518,16 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
         else:
             took += f" (kpage files not captured: {kp['reason']})"
         print(took)
-    print(load_snapshot(args.dir, page_size=None).summary())
-    return 0
+    snap = load_snapshot(args.dir, page_size=None)
+    print(snap.summary())
+    if args.rebuild is None:
+        return 0
+    from .rebuild import check_passes, check_text, rebuild_zone, self_check
+
+    r = rebuild_zone(snap, args.rebuild or None, args.node)
+    check = self_check(snap, r)
+    print(check_text(check, r))
+    return 0 if check_passes(check) else 1
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -542,5 +550,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--load", action="store_true", help="only summarise the existing snapshot in DIR"
     )
+    p.add_argument("--rebuild", nargs="?", const="", metavar="ZONE",
+                   help="rebuild a simulated zone (default: the largest) and self-check it "
+                   "against the captured buddyinfo/pagetypeinfo; exit 1 if it disagrees")
+    p.add_argument("--node", type=int, default=0, help="NUMA node of --rebuild's zone")
     p.set_defaults(func=_cmd_snapshot)
     return p
