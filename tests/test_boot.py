@@ -81,3 +81,15 @@ def test_pageblock_order_variants_boot_clean(pbo):
     s = build_machine(machine_config(ram="256M", cma_size="64M", pageblock_order=pbo))
     check_invariants(s)
     assert pageblock_counts(s)[MIGRATE_CMA] == (64 << 20) // 4096 >> pbo
+
+
+def test_copy_state_copies_everything_but_the_event_queue(small):
+    from allockit.mm import copy_state
+
+    c = copy_state(small)
+    for name in small._fields:
+        a, b = getattr(small, name), getattr(c, name)
+        assert np.array_equal(a, b)
+        assert (a is b) == (name == "events"), name  # the read-only queue is shared
+    c.zone[0] += 1
+    assert c.zone[0] != small.zone[0]
