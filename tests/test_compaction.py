@@ -92,3 +92,14 @@ def test_writeback_pages_are_not_isolated_by_compaction():
     assert r.counters.get("pgmigrate_success", 0) == 0
     assert "wait_writeback" not in r.breakdown_ns
     check_invariants(s)
+
+
+def test_fast_path_charges_the_calling_task(small):
+    """A strategy's alloc_pages served by the fast path costs alloc_page_ns, not zero."""
+    from allockit.mm import api
+    from allockit.mm.costs import load_costs
+
+    r = api.alloc_pages_timed(small, "GFP_KERNEL", 4, cpu=0)
+    assert r.pfn is not None
+    assert r.latency_ns == load_costs()["alloc_page_ns"]
+    assert r.breakdown_ns == {"alloc": load_costs()["alloc_page_ns"]}

@@ -106,6 +106,13 @@ def test_hash_ignores_name_and_description():
     assert tiny().hash != tiny(seed=8).hash
 
 
+def test_hash_follows_the_model(monkeypatch):
+    """Results of another simulator version (or default cost file) are never resumed into."""
+    before = tiny().hash
+    monkeypatch.setattr(specs, "model_fingerprint", lambda: "other-model")
+    assert tiny().hash != before
+
+
 def test_base_inheritance(tmp_path):
     (tmp_path / "parent.yaml").write_text(yaml.safe_dump({**TINY, "axes": {"order": [2]}}))
     (tmp_path / "child.yaml").write_text(yaml.safe_dump({

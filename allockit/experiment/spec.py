@@ -31,6 +31,7 @@ raise :class:`SpecError` naming the file, the key, the value and what is allowed
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -141,11 +142,13 @@ class SweepSpec:
 
     @property
     def hash(self) -> str:
-        """Hash of everything that decides the results (not the name or description)."""
+        """Hash of everything that decides the results (not the name or description): the
+        spec, and the model (:func:`model_fingerprint`), so a changed simulator or default
+        parameter file never mixes with results it did not produce."""
         d = self.to_dict()
         d.pop("name")
         d.pop("description")
-        blob = json.dumps(d, sort_keys=True, default=str)
+        blob = json.dumps([d, model_fingerprint()], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
     def validate(self) -> None:
@@ -156,6 +159,22 @@ class SweepSpec:
             except ValueError as exc:
                 where = f" at point {p.label()}" if p.values else ""
                 raise SpecError(f"{self.source}{where}: {exc}") from None
+
+
+# Sources and default parameter files whose content decides a trial's result.
+MODEL_FILES = ("allockit/mm/*.py", "allockit/strategies/*.py", "allockit/workload/*.py",
+               "allockit/experiment/trial.py", "params/costs.yaml", "params/workload-kbuild.yaml")
+
+
+@functools.cache
+def model_fingerprint() -> str:
+    """A hash of the simulator's sources and default parameter files."""
+    h = hashlib.sha256()
+    for pattern in MODEL_FILES:
+        for f in sorted(ROOT.glob(pattern)):
+            h.update(f.relative_to(ROOT).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 # --- dotted paths ---------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from .constants import (
     ___GFP_RETRY_MAYFAIL,
     ALLOC_CMA,
     ALLOC_KSWAPD,
+    C_ALLOC_PAGE,
     C_COMPACTION_SCAN_PER_PFN,
     ENOMEM,
     MAX_ORDER,
@@ -51,6 +52,7 @@ from .constants import (
     MIGRATE_SYNC_LIGHT,
     NO_PAGE,
     PAGE_ALLOC_COSTLY_ORDER,
+    T_ALLOC,
     T_COMPACT,
     PG_buddy,
 )
@@ -471,6 +473,9 @@ def alloc_pages_compact(s, cpu, gfp, order):
     """
     migratetype = gfp_migratetype(gfp)
     alloc_flags = current_alloc_flags(gfp, 1) | alloc_flags_nofragment(s, gfp)  # WMARK_LOW
+    # the calling task's fast path (rmqueue under zone->lock or from the pcp list); the
+    # background's own allocations are not charged to anybody's clock
+    advance(s, s.zone[Z_COST + C_ALLOC_PAGE], T_ALLOC)
     pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
     if pfn != NO_PAGE:
         return pfn

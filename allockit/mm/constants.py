@@ -254,6 +254,7 @@ COST_NAMES = (
     "reclaim_page_ns",
     "migrate_attempt_ns",
     "writeout_ns",
+    "alloc_page_ns",
 )
 C_MIGRATE_PAGE = 0
 C_UNMAP_PAGE = 1
@@ -271,4 +272,5 @@ C_COMPACTION_SCAN_PER_PFN = 12
 C_RECLAIM_PAGE = 13
 C_MIGRATE_ATTEMPT = 14
 C_WRITEOUT = 15
+C_ALLOC_PAGE = 16
 NR_COSTS = len(COST_NAMES)
