@@ -17,9 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .experiment.spec import ROOT, SpecError
+from .experiment.spec import ROOT, SpecError, read_yaml_mapping
 
 NOTEBOOKS_DIR = ROOT / "notebooks"
 OUT_DIR = ROOT / "data" / "notebooks"
@@ -53,17 +51,7 @@ def _params_for(nb: Path, params: dict[str, Any], declared: set[str]) -> dict[st
 
 
 def load_params(path: str | Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: malformed YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise SpecError(f"{path}: expected a mapping of papermill parameters")
-    return raw
+    return {} if path is None else read_yaml_mapping(path, "parameters", "papermill parameters")
 
 
 def run_notebooks(

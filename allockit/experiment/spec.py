@@ -306,20 +306,21 @@ def _expand_axis(origin: str, path: str, spec: Any, base: dict[str, Any]) -> lis
 
 
 # --- loading --------------------------------------------------------------------------------
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: str | Path, what: str, keys: str) -> dict[str, Any]:
+    """A YAML file (a ``what``) that must hold a mapping of ``keys``."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
-        raise SpecError(f"{path}: cannot read spec: {exc.strerror}") from None
+        raise SpecError(f"{path}: cannot read {what}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: malformed YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise SpecError(f"{path}: expected a mapping of spec keys ({', '.join(SPEC_KEYS)})")
+        raise SpecError(f"{path}: expected a mapping of {keys}")
     return raw
 
 
 def _merged_raw(path: Path, depth: int = 0) -> dict[str, Any]:
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path, "spec", f"spec keys ({', '.join(SPEC_KEYS)})")
     unknown = sorted(set(raw) - set(SPEC_KEYS))
     if unknown:
         raise SpecError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(SPEC_KEYS)}")

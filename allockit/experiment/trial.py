@@ -18,7 +18,14 @@ import numpy as np
 
 from ..mm import build_machine, copy_state, machine_config
 from ..mm.background import run_background
-from ..mm.constants import TIME_CATEGORY_NAMES, PG_anon, PG_dirty, PG_lru, PG_writeback
+from ..mm.constants import (
+    TIME_CATEGORY_NAMES,
+    PG_anon,
+    PG_dirty,
+    PG_lru,
+    PG_slab,
+    PG_writeback,
+)
 from ..mm.costs import load_costs
 from ..mm.state import Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
 from ..strategies import STRATEGIES, Request, check, get
@@ -71,7 +78,10 @@ def machine_summary(s: MachineState, cma_base: int, cma_count: int) -> dict[str,
         "anon_pages": int(np.count_nonzero(f & PG_anon)),
         "file_pages": int(np.count_nonzero(used & ((f & PG_anon) == 0) & ((f & PG_lru) != 0))),
         "dirty_pages": int(np.count_nonzero(f & PG_dirty)),
-        "writeback_pages": int(np.count_nonzero(f & PG_writeback)),
+        # PageWriteback is lazy (pagestate.py): over once its completion time has passed
+        "writeback_pages": int(np.count_nonzero(
+            ((f & PG_writeback) != 0) & (s.page["t_io"][: len(f)] > s.clock // 1000))),
+        "slab_pages": int(np.count_nonzero(f & PG_slab)),
         "cma_in_use_pages": int(np.count_nonzero(used[cma])),
     }
 
