@@ -286,3 +286,17 @@ def test_workload_slowdown():
     assert workload_slowdown_pct(bd, 1000, busy=2, ncpu=4) == 0.0  # an idle CPU runs the call
     assert workload_slowdown_pct(bd, 0, busy=4, ncpu=4) == 0.0
     assert workload_slowdown_pct({"drain_pcp": 1000}, 1000, busy=4, ncpu=4) == 0.0
+
+
+def test_cli_report_fits_80_columns(serial_run, capsys):
+    from allockit.cli import main
+
+    assert main(["report", str(serial_run.dir), "--baseline", "alloc_pages_bulk"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert "== nr_elem=16 ==" in out and "== nr_elem=32 ==" in out
+    tail = out[out.index("To reproduce:"):]
+    assert "allockit sweep" in tail and "allockit report" in tail
+    assert "--baseline alloc_pages_bulk" in out
+    assert main(["report", str(serial_run.dir), "--baseline", "nope"]) == 2
