@@ -64,6 +64,7 @@ PARAM_NAMES = (
     "anon_pages_per_s_per_job",
     "kernel_pages_per_s_per_job",
     "kernel_page_life_ms",
+    "kernel_reclaimable_fraction",
     "fork_stack_order",
     "file_read_pages_per_job",
     "read_lock_us",
@@ -248,12 +249,14 @@ def _job_memory(b: _Builder, p, rng, cpu: int, t0: float, t1: float, t_end: floa
     )
     if t1 < t_end:
         b.add(int(t1 * NS) + 1, anon, EV_FREE, cpu=cpu)
-    # short-lived kernel pages (page tables, slab): 3 unmovable to 1 reclaimable
+    # short-lived kernel pages (page tables, slab); lifetimes exponential with the given
+    # median (scale = median / ln 2)
     k = int(rng.poisson(p["kernel_pages_per_s_per_job"] * life))
     kern = b.new_objects(k)
     kb = rng.uniform(t0, t1, k)
-    kl = np.minimum(kb + rng.exponential(p["kernel_page_life_ms"] / 1000.0, k), t1)
-    reclaimable = rng.random(k) < 0.25
+    scale = p["kernel_page_life_ms"] / 1000.0 / np.log(2)
+    kl = np.minimum(kb + rng.exponential(scale, k), t1)
+    reclaimable = rng.random(k) < p["kernel_reclaimable_fraction"]
     gfp = np.where(reclaimable, GFP_KERNEL_RECLAIMABLE, GFP_KERNEL)
     pk = np.where(reclaimable, PK_SLAB, PK_KERNEL)
     b.add((kb * NS).astype(np.int64), kern, EV_ALLOC, cpu=cpu, arg=gfp, pkind=pk)
