@@ -90,7 +90,7 @@ def main(
     spec = specs.load(spec_path, ov)
     out = out or ROOT / "data"
     run = run_sweep(spec, out=out / "sweeps", workers=workers,
-                    command=f"allockit reproduce --spec {spec_path}")
+                    command=f"allockit reproduce --spec {_rel(Path(spec_path))}")
     df = load_results(run.dir)
     what = f"{spec.base['nr_elem']:,} order-{spec.base['order']} blocks"
     figs = write_figures(df, out / "figures", spec.hash, what)
