@@ -30,12 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
 from .spec import ROOT, Point, SpecError, SweepSpec, axis_assignments, is_linked, load
-from .trial import TrialSpec, run_trial, warm_key, warm_machine
+from .trial import TrialSpec, run_trial, trial_seed, warm_key, warm_machine
 
 SWEEPS_DIR = ROOT / "data" / "sweeps"
 FORMAT_VERSION = 1
@@ -148,13 +147,13 @@ def run_tasks(tasks: list[Task]) -> list[tuple[Task, bytes, dict[str, Any]]]:
         ts = task.trial_spec
         warms = warmed is None
         if warms:
-            seq = np.random.SeedSequence(task.seed).spawn(task.trials)[task.trial]
-            warmed = warm_machine(ts, seq)
+            warmed = warm_machine(ts, trial_seed(task.seed, task.trial, task.trials))
+        warm_s = time.perf_counter() - t0
         timing: dict[str, Any] = {}
         rows = run_trial(ts, task.seed, task.trial, task.trials, timing, warmed)
         data = _trial_bytes(task, rows)
-        timing.update(total_s=time.perf_counter() - t0, pid=os.getpid(), first_in_process=first,
-                      warmed_up=warms, shared_warmup=len(tasks))
+        timing.update(warm_s=warm_s, total_s=time.perf_counter() - t0, pid=os.getpid(),
+                      first_in_process=first, warmed_up=warms, shared_warmup=len(tasks))
         out.append((task, data, timing))
     return out
 

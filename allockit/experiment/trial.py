@@ -91,6 +91,12 @@ def workload_name(workload: dict[str, Any]) -> str:
     return f"replay:{Path(workload['replay']).name}" if "replay" in workload else "kbuild"
 
 
+def trial_seed(seed: int, trial: int, ntrials: int) -> np.random.SeedSequence:
+    """The workload stream of trial ``trial``: ``SeedSequence(seed).spawn(ntrials)[trial]``
+    (the same for any ``ntrials`` > ``trial``)."""
+    return np.random.SeedSequence(seed).spawn(ntrials)[trial]
+
+
 def warm_machine(spec: TrialSpec, seed_seq: np.random.SeedSequence):
     """Boot the machine, generate the workload, run it to the strategy's start."""
     cfg = machine_config(**spec.machine)
@@ -161,7 +167,7 @@ def run_strategies(spec: TrialSpec, warm: MachineState):
 def trial_states(spec: TrialSpec, seed: int, trial: int, ntrials: int):
     """The machines of one trial: (config, warmed-up machine, {label: (after, result)})."""
     check_spec(spec)
-    cfg, warm, _ = warm_machine(spec, np.random.SeedSequence(seed).spawn(ntrials)[trial])
+    cfg, warm, _ = warm_machine(spec, trial_seed(seed, trial, ntrials))
     after = {label: (s, r) for label, s, r, _ in run_strategies(spec, warm)}
     return cfg, warm, after
 
@@ -191,7 +197,7 @@ def run_trial(
     check_spec(spec)
     t0 = time.perf_counter()
     if warmed is None:
-        warmed = warm_machine(spec, np.random.SeedSequence(seed).spawn(ntrials)[trial])
+        warmed = warm_machine(spec, trial_seed(seed, trial, ntrials))
     cfg, warm, kb = warmed
     summary = machine_summary(warm, cfg.cma_base_pfn, cfg.cma_size)
     if timing is not None:
