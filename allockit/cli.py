@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--param", action="append", help="strategy parameter KEY=VALUE (repeatable)")
     u.add_argument("--json", action="store_true", help="JSON lines")
     u.set_defaults(func=_cmd_run)
+    from .lab.cli import register as register_lab
+
+    register_lab(sub)
     return p
 
 
