@@ -112,3 +112,19 @@ def test_write_conf_refuses_shell_unsafe_values():
         write_conf({"LAB_JOBS": "2; reboot"}, [])
     with pytest.raises(ValueError, match="experiment"):
         write_conf({}, [("x", "cma_many 4 4800; reboot")])
+
+
+def test_6_1_counts_busy_retries_with_the_tracepoint_too():
+    """6.1 has the cma_alloc_busy_retry tracepoint (5.10 does not: -1 there, None in rows)."""
+    log61 = parse_console((FIX / "6.1-idle.console.log").read_text())
+    assert log61.done and not log61.problems()
+    assert log61.one("boot")["kernel"] == "6.1.192-allockit-lab"
+    assert log61.one("workload")["tracepoint"] == 1
+    assert all(r["tp_busy_retry"] == 0 for r in log61.events["result"])
+    rows61 = rows_from_log(log61, LabSpec(kernel="6.1", trials=1), HOST, {})
+    assert all(r["tp_busy_retry"] == 0 for r in rows61)
+    rows510 = rows_from_log(parse_console(IDLE), LabSpec(trials=1), HOST, {})
+    assert all(r["tp_busy_retry"] is None for r in rows510)
+    # the guest shell's own complaints are neither results nor crashes
+    assert "pgrep: not found" in (FIX / "6.1-idle.console.log").read_text()
+    assert not log61.crash and not log61.unknown

@@ -146,8 +146,8 @@ def disagreements(table: pd.DataFrame) -> list[str]:
         lab_rate, sim_rate = r["lab_ok"] / r["lab_n"], r["sim_ok"] / r["sim_n"]
         if abs(lab_rate - sim_rate) > SUCCESS_GAP:
             out.append(
-                f"{s}: success {r['lab_ok']}/{r['lab_n']} on the kernel vs "
-                f"{r['sim_ok']}/{r['sim_n']} simulated -> {hint}"
+                f"{s}: success {r['lab_ok']:.0f}/{r['lab_n']:.0f} on the kernel vs "
+                f"{r['sim_ok']:.0f}/{r['sim_n']:.0f} simulated -> {hint}"
             )
         lg, sg = r["lab_got_med"], r["sim_got_med"]
         nr = max(lg, sg, 1)
