@@ -128,3 +128,24 @@ def test_6_1_counts_busy_retries_with_the_tracepoint_too():
     # the guest shell's own complaints are neither results nor crashes
     assert "pgrep: not found" in (FIX / "6.1-idle.console.log").read_text()
     assert not log61.crash and not log61.unknown
+
+
+def test_second_calibration_at_the_end_enters_the_factors():
+    """Newer guests calibrate again at the end (workload stopped); the factors are the
+    geometric mean of both, and both page-fault factors are kept."""
+    from allockit.lab.runner import run_factors
+
+    log = parse_console((FIX / "6.1-idle-endcalib.console.log").read_text())
+    assert log.done and not log.problems() and len(log.events["calib"]) == 2
+    boot, end = (calib_factors(c, HOST)["slowdown_fault"] for c in log.events["calib"])
+    f = run_factors(log.events["calib"], HOST)
+    assert f["slowdown_fault_boot"] == boot and f["slowdown_fault_end"] == end
+    assert f["slowdown_fault"] == pytest.approx((boot * end) ** 0.5)
+    assert min(boot, end) < f["slowdown_fault"] < max(boot, end)
+    (row,) = rows_from_log(
+        log, LabSpec(kernel="6.1", trials=1, experiments=["cma_single"]), HOST, {}
+    )
+    assert row["latency_ms_corrected"] == pytest.approx(row["latency_ms"] / f["slowdown_fault"])
+    assert run_factors(parse_console(IDLE).events["calib"], HOST)["slowdown_fault_end"] is None
+    with pytest.raises(ValueError, match="calib"):
+        run_factors([], HOST)

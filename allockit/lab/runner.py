@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..mm.constants import ERRNO_NAMES, PAGE_SIZE
 from ..units import parse_size_pages
 from .guest import build_initramfs, build_static, parse_console
@@ -262,9 +264,23 @@ def calib_factors(guest: dict, host: dict) -> dict[str, float]:
     return out
 
 
+def run_factors(calibs: list[dict], host: dict) -> dict[str, float]:
+    """The run's slowdown factors. The guest calibrates at boot and, in newer runs, again at
+    the end with the workload stopped (host load changes during a run; TCG guests feel it):
+    each ``slowdown_*`` is the geometric mean over the guest's calibrations, and
+    ``slowdown_fault_boot`` / ``slowdown_fault_end`` keep the two page-fault factors."""
+    if not calibs:
+        raise ValueError("console log: no 'calib' line; the guest did not calibrate")
+    each = [calib_factors(c, host) for c in calibs]
+    out = {k: float(np.exp(np.mean([np.log(f[k]) for f in each]))) for k in each[0]}
+    out["slowdown_fault_boot"] = each[0]["slowdown_fault"]
+    out["slowdown_fault_end"] = each[-1]["slowdown_fault"] if len(each) > 1 else None
+    return out
+
+
 def rows_from_log(log, spec: LabSpec, host_calib: dict, meta: dict) -> list[dict[str, Any]]:
     """One row per result line, joined with the meminfo line printed just before it."""
-    factors = calib_factors(log.one("calib"), host_calib)
+    factors = run_factors(log.events["calib"], host_calib)
     corr = factors["slowdown_" + CORRECTION_FIELD.removesuffix("_ns")]
     mem = {(m["trial"], m["label"]): m for m in log.events["meminfo"]}
     rows = []
@@ -373,7 +389,8 @@ def run_lab(spec: LabSpec, out_dir: Path = DATA_DIR, log=print, keep_dir: Path |
     work = Path(tempfile.mkdtemp(prefix="allockit-lab-"))
     conf, exps = guest_conf(spec)
     initrd = build_initramfs(kb, work, conf, exps)
-    host_cal = host_calibration(build_static("calibrate", work))
+    calibrate = build_static("calibrate", work)
+    host_cal = host_calibration(calibrate)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     console = work / "console.log"
     cmd = qemu_command(spec, accel, kb.bzimage, initrd, disk, console)
@@ -397,6 +414,8 @@ def run_lab(spec: LabSpec, out_dir: Path = DATA_DIR, log=print, keep_dir: Path |
                     log("  " + line[line.find("ALLOCKIT ") :].strip())
             seen = len(text.splitlines())
     wall = time.monotonic() - t0
+    after = host_calibration(calibrate)  # the host may have been busier or quieter by now
+    host_cal = {k: min(v, after[k]) for k, v in host_cal.items()}
     qemu_out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
     text = console.read_text(errors="replace") if console.exists() else ""
     parsed = parse_console(text)
