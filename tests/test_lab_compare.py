@@ -129,3 +129,15 @@ def test_recorded_data_against_itself_and_its_busy_retries():
         many = rows[rows["strategy"] == "cma_many"]
         assert (many["sim_cma_alloc_retry"] > 0).any()
         assert (many["calls"] >= many["got"]).all()  # one alloc_contig_range per piece + slides
+
+
+def test_usable_rows_keep_whole_trials_of_cut_runs_and_drop_crashes():
+    base = _frame({"cma_single": [(4800, 1.0, 0)] * 3, "cma_many": [(4800, 9.0, 0)] * 3})
+    clean = base.assign(run_id="a", run_complete=True, run_problems="")
+    cut = base.assign(run_id="b", run_complete=False,
+                      run_problems="timeout: guest killed after 60 s; "
+                      "guest did not finish (no 'ALLOCKIT done' line)")  # fmt: skip
+    cut = cut.drop(cut.index[-1])  # the last trial lost its cma_many result
+    crashed = base.assign(run_id="c", run_complete=False, run_problems="guest crash: Oops")
+    keep = compare.usable(pd.concat([clean, cut, crashed], ignore_index=True))
+    assert keep.tolist() == [True] * 6 + [True, True, False, True, True] + [False] * 6

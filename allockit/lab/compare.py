@@ -45,15 +45,29 @@ LATENCY_FACTOR = 10.0  # corrected lab median vs sim median, either way
 GOT_GAP = 0.3  # |median got lab - sim| as a share of the larger, when both sides fall short
 
 
+def usable(df: pd.DataFrame) -> pd.Series:
+    """Rows to compare: from runs that finished cleanly, or that the runner's timeout cut
+    short (their finished trials are whole measurements) - and then only trials in which every
+    experiment of the run has a result. Runs with a guest crash or error are never usable."""
+    problems = df.get("run_problems", pd.Series("", index=df.index)).fillna("")
+    only_timeout = problems.str.split("; ").map(
+        lambda ps: all(p.startswith(("timeout", "guest did not finish")) for p in ps if p)
+    )
+    ok_run = df["run_complete"] | only_timeout
+    n_exp = df.groupby("run_id")["strategy"].transform("nunique")
+    n_trial = df.groupby(["run_id", "trial"])["strategy"].transform("nunique")
+    return ok_run & (n_trial == n_exp)
+
+
 def load_lab(path: str | Path = DATA_DIR, complete_only: bool = True) -> pd.DataFrame:
-    """All ``*.parquet`` under ``path`` in one frame (runs that crashed or timed out are left
-    out unless ``complete_only`` is False). An empty directory is a ValueError."""
+    """All ``*.parquet`` under ``path`` in one frame; with ``complete_only`` only the rows
+    :func:`usable` keeps. An empty directory is a ValueError."""
     files = sorted(Path(path).glob("*.parquet"))
     if not files:
         raise ValueError(f"lab data: no *.parquet under {path}; run `allockit lab run` first")
     df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     if complete_only:
-        df = df[df["run_complete"]].reset_index(drop=True)
+        df = df[usable(df)].reset_index(drop=True)
     return df
 
 

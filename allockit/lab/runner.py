@@ -438,6 +438,7 @@ def run_lab(spec: LabSpec, out_dir: Path = DATA_DIR, log=print, keep_dir: Path |
         "accel": accel,
         "run_id": f"{spec.kernel}-{spec.workload_label()}-{stamp}",
         "run_complete": not problems,
+        "run_problems": "; ".join(problems),
         "warm_reached": bool(parsed.events["warm"][0]["reached"])
         if parsed.events["warm"]
         else False,
