@@ -141,3 +141,14 @@ def test_usable_rows_keep_whole_trials_of_cut_runs_and_drop_crashes():
     crashed = base.assign(run_id="c", run_complete=False, run_problems="guest crash: Oops")
     keep = compare.usable(pd.concat([clean, cut, crashed], ignore_index=True))
     assert keep.tolist() == [True] * 6 + [True, True, False, True, True] + [False] * 6
+
+
+def test_state_differences_point_to_the_workload():
+    cols = dict(warm_free_cma_pages=12000, warm_file_pages=300000, warm_dirty_pages=0)
+    lab = _frame({"cma_single": [(4800, 1.0, 0)] * 3}, cols)
+    sim = _frame({"cma_single": [(4800, 1.0, 0)] * 3}, dict(cols, warm_free_cma_pages=55000))
+    t = compare.state_table(lab, sim)
+    assert t.loc["warm_free_cma_pages", "kernel_MiB"] == pytest.approx(46.9, abs=0.05)
+    found = compare.state_disagreements(lab, sim)
+    assert len(found) == 1 and found[0].startswith("state free CMA pages: 46.9 MiB in the guest")
+    assert compare.state_disagreements(lab, lab) == []  # 0 dirty pages on both: no finding

@@ -244,3 +244,43 @@ def latency_chart(lab: pd.DataFrame, sim: pd.DataFrame, title: str):
         )
         .properties(width=480, height=60)
     )
+
+
+STATE_COLUMNS = {
+    "warm_free_pages": "free memory",
+    "warm_free_cma_pages": "free CMA pages",
+    "warm_cma_in_use_pages": "CMA pages in use",
+    "warm_file_pages": "file LRU pages",
+    "warm_anon_pages": "anon pages",
+    "warm_dirty_pages": "dirty pages",
+    "warm_writeback_pages": "pages under writeback",
+}
+STATE_FACTOR = 2.0  # medians differing by more than this factor (either way) disagree
+
+
+def state_table(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    """The machine each strategy started from, in MiB: median of the guest's /proc/meminfo
+    before each experiment vs the simulator's warmed-up machine (``warm_*``)."""
+    cols = [c for c in STATE_COLUMNS if c in lab.columns and c in sim.columns]
+    mib = 4096 / 2**20
+    return pd.DataFrame({
+        "what": [STATE_COLUMNS[c] for c in cols],
+        "kernel_MiB": [lab[c].median() * mib for c in cols],
+        "simulation_MiB": [sim[c].median() * mib for c in cols],
+    }, index=cols).round(1)  # fmt: skip
+
+
+def state_disagreements(lab: pd.DataFrame, sim: pd.DataFrame) -> list[str]:
+    """Where the two machines differ before the strategies run (a difference here is about the
+    workload, not the allocator): medians apart by more than STATE_FACTOR."""
+    out = []
+    for _, r in state_table(lab, sim).iterrows():
+        k, s = r["kernel_MiB"], r["simulation_MiB"]
+        lo, hi = min(k, s), max(k, s)
+        if hi >= 4 and (lo == 0 or hi / lo > STATE_FACTOR):
+            out.append(
+                f"state {r['what']}: {k:g} MiB in the guest vs {s:g} MiB simulated before the "
+                "strategies run -> the workload (params/workload-kbuild.yaml page-cache/anon "
+                "footprint and dirtying rate; the lab's re-read loops and throttled disk)"
+            )
+    return out
