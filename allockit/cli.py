@@ -170,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip and count unreadable lines instead of stopping at the first")
     x.set_defaults(func=_cmd_trace_stats)
     from .ingest.snapshot import register as register_snapshot
+    from .lab.cli import register as register_lab
 
     register_snapshot(sub)
+    register_lab(sub)
     n = sub.add_parser("notebooks", help="execute the notebooks with papermill, one at a time")
     n.add_argument("--params", help="YAML of papermill parameters (all, or per notebook name)")
     n.add_argument("--only", action="append", help="a notebook name or number (repeatable)")

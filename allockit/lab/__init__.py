@@ -1,0 +1,1 @@
+"""The real-kernel lab (issue 7): the same experiments on a real Linux kernel under QEMU."""

@@ -1,0 +1,286 @@
+"""Simulation beside measurement: the logic of ``notebooks/09-simulation-vs-kernel.ipynb``.
+
+``load_lab`` reads ``data/lab/*.parquet`` (rows of ``allockit lab run``); ``sim_spec`` builds the
+simulator's TrialSpec for the same machine, kernel-model version, intensity, request and
+strategies; ``run_sim`` runs it with :func:`allockit.experiment.trial.run_trial`;
+``side_by_side`` puts the two per strategy; ``orderings`` ranks the strategies on each side;
+``disagreements`` names every place where they differ and the mechanism or parameter of the
+model it points to (:data:`MECHANISMS`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .runner import DATA_DIR, EXPERIMENTS
+
+# lab kernel series -> the simulator's kernel model ("5.9": next-20200813, the seed's tree)
+SIM_KERNEL = {"5.10": "5.9", "6.1": "6.1"}
+
+# What a disagreement on each strategy points to in the model.
+MECHANISMS = {
+    "cma_single_a0": "one all-or-nothing 300 MB window (align 0): any page that stays "
+    "unmigratable fails the call - short GUP pins, busy buffer heads, writeback waits "
+    "(params/workload-kbuild.yaml blocker rates; mm/migrate.py retry passes)",
+    "cma_single": "one all-or-nothing 300 MB window (align 8): as cma_single_a0, and the "
+    "slide by 2^8 pages after -EBUSY (mm/cma.py)",
+    "cma_chunked": "4 MiB windows sliding on -EBUSY: the per-block migration failure rate "
+    "and the cost of isolating two pageblocks per call (mm/cma.py, mm/isolation.py)",
+    "cma_chunked_o9": "2 MiB windows sliding on -EBUSY: per-pageblock migration failure "
+    "rate and per-call isolation/drain cost (mm/cma.py, mm/drain.py)",
+    "cma_many": "fixed cost per cma_alloc call: pageblock isolation, drain_all_pages and "
+    "lru_add_drain_all IPIs (params/costs.yaml drain costs, mm/drain.py)",
+    "buddy_compaction": "GFP_KERNEL order-4 from non-CMA memory: direct compaction and "
+    "reclaim success (mm/compaction.py: linear scanners, no capture, no kcompactd)",
+    "buddy_compaction_movable": "movable order-4 allocations may take CMA pageblocks "
+    "(the CMA balancing rule in __rmqueue, mm/page_alloc.py) and compaction",
+}
+
+# Thresholds for calling two sides different (10 trials a side: coarse on purpose).
+SUCCESS_GAP = 0.3  # |success rate lab - sim|
+LATENCY_FACTOR = 10.0  # corrected lab median vs sim median, either way
+GOT_GAP = 0.3  # |median got lab - sim| as a share of the larger, when both sides fall short
+
+
+def usable(df: pd.DataFrame) -> pd.Series:
+    """Rows to compare: from runs that finished cleanly, or that the runner's timeout cut
+    short (their finished trials are whole measurements) - and then only trials in which every
+    experiment of the run has a result. Runs with a guest crash or error are never usable."""
+    problems = df.get("run_problems", pd.Series("", index=df.index)).fillna("")
+    only_timeout = problems.str.split("; ").map(
+        lambda ps: all(p.startswith(("timeout", "guest did not finish")) for p in ps if p)
+    )
+    ok_run = df["run_complete"] | only_timeout
+    n_exp = df.groupby("run_id")["strategy"].transform("nunique")
+    n_trial = df.groupby(["run_id", "trial"])["strategy"].transform("nunique")
+    return ok_run & (n_trial == n_exp)
+
+
+def load_lab(path: str | Path = DATA_DIR, complete_only: bool = True) -> pd.DataFrame:
+    """All ``*.parquet`` under ``path`` in one frame; with ``complete_only`` only the rows
+    :func:`usable` keeps. An empty directory is a ValueError."""
+    files = sorted(Path(path).glob("*.parquet"))
+    if not files:
+        raise ValueError(f"lab data: no *.parquet under {path}; run `allockit lab run` first")
+    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    if complete_only:
+        df = df[usable(df)].reset_index(drop=True)
+    return df
+
+
+def sim_spec(lab: pd.DataFrame, kernel: str, horizon_s: float = 12.0):
+    """The simulator's TrialSpec for the lab rows of one kernel: the same RAM, CMA size, CPUs,
+    compile jobs (0 when the lab was idle), request and strategies."""
+    from ..experiment.trial import TrialSpec
+
+    if kernel not in SIM_KERNEL:
+        raise ValueError(f"kernel: {kernel!r}; allowed: {', '.join(SIM_KERNEL)}")
+    rows = lab[lab["kernel"] == kernel]
+    if rows.empty:
+        raise ValueError(f"lab data: no rows for kernel {kernel!r}")
+    first = rows.iloc[0]
+    for col in ("ram", "cma_size", "cpus", "jobs", "order", "nr_elem", "workload"):
+        if rows[col].nunique() != 1:
+            raise ValueError(f"lab data for {kernel}: several values of {col}; compare one setup")
+    jobs = 0 if first["workload"] == "idle" else int(first["jobs"])
+    strategies = {s: dict(EXPERIMENTS[s].sim) for s in rows["strategy"].unique()}
+    return TrialSpec(
+        machine=dict(
+            ram=first["ram"],
+            cma_size=first["cma_size"],
+            nr_cpus=int(first["cpus"]),
+            kernel=SIM_KERNEL[kernel],
+        ),  # fmt: skip
+        workload=dict(jobs=jobs),
+        order=int(first["order"]),
+        nr_elem=int(first["nr_elem"]),
+        strategies=strategies,
+        horizon_s=horizon_s,
+    )
+
+
+def run_sim(spec, trials: int, seed: int) -> pd.DataFrame:
+    """``trials`` paired simulator trials (one row per strategy and trial)."""
+    from ..experiment.trial import run_trial
+
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials: {trials!r}; allowed: an integer >= 1")
+    rows = []
+    for t in range(trials):
+        rows += run_trial(spec, seed, t, trials)
+    return pd.DataFrame(rows)
+
+
+def _summary(df: pd.DataFrame, latency: str, busy: str) -> pd.DataFrame:
+    g = df.groupby("strategy", sort=False)
+    return pd.DataFrame({
+        "n": g.size(),
+        "ok": g["success"].sum().astype(int),
+        "got_med": g["got"].median(),
+        "lat_med_ms": g[latency].median(),
+        "lat_p90_ms": g[latency].quantile(0.9),
+        "busy_med": g[busy].median(),
+    })  # fmt: skip
+
+
+def side_by_side(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy: lab (corrected latency) and sim, success counts, got, latency, busy
+    retries; plus the lab's raw latency median."""
+    a = _summary(lab, "latency_ms_corrected", "sim_cma_alloc_retry").add_prefix("lab_")
+    a["lab_lat_med_raw_ms"] = lab.groupby("strategy", sort=False)["latency_ms"].median()
+    b = _summary(sim, "latency_ms", "sim_cma_alloc_retry").add_prefix("sim_")
+    return a.join(b, how="inner")
+
+
+def orderings(table: pd.DataFrame) -> pd.DataFrame:
+    """Rank strategies on each side: higher success rate first, then lower median latency."""
+    out = {}
+    for side in ("lab", "sim"):
+        rate = table[f"{side}_ok"] / table[f"{side}_n"]
+        key = pd.DataFrame({"rate": -rate, "lat": table[f"{side}_lat_med_ms"]})
+        out[f"{side}_rank"] = key.sort_values(["rate", "lat"]).index.to_list()
+    n = max(len(v) for v in out.values())
+    return pd.DataFrame({k: v + [""] * (n - len(v)) for k, v in out.items()})
+
+
+def disagreements(table: pd.DataFrame) -> list[str]:
+    """Every disagreement between the lab and the simulation, with what it points to.
+
+    Checked per strategy: success rate (gap > SUCCESS_GAP), pages obtained when both fall short
+    (gap > GOT_GAP), busy retries (one side slides, the other does not), corrected median
+    latency (off by more than LATENCY_FACTOR either way, or zero in the simulation);
+    and across strategies: pairs the two sides order differently by median latency.
+    """
+    out = []
+    for s, r in table.iterrows():
+        hint = MECHANISMS.get(s, "no mechanism on record for this strategy")
+        lab_rate, sim_rate = r["lab_ok"] / r["lab_n"], r["sim_ok"] / r["sim_n"]
+        if abs(lab_rate - sim_rate) > SUCCESS_GAP:
+            out.append(
+                f"{s}: success {r['lab_ok']:.0f}/{r['lab_n']:.0f} on the kernel vs "
+                f"{r['sim_ok']:.0f}/{r['sim_n']:.0f} simulated -> {hint}"
+            )
+        lg, sg = r["lab_got_med"], r["sim_got_med"]
+        nr = max(lg, sg, 1)
+        if lab_rate < 1 and sim_rate < 1 and abs(lg - sg) > GOT_GAP * nr:
+            out.append(
+                f"{s}: median pages obtained {lg:g} on the kernel vs {sg:g} simulated (both "
+                f"fall short) -> {hint}"
+            )
+        lb, sb = r["lab_busy_med"], r["sim_busy_med"]
+        if (lb > 0) != (sb > 0):
+            out.append(
+                f"{s}: median busy retries {lb:g} on the kernel vs {sb:g} simulated -> "
+                "the -EBUSY rate of alloc_contig_range (test_pages_isolated after migration; "
+                "mm/contig.py, blocker rates in params/workload-kbuild.yaml)"
+            )
+        ll, sl = r["lab_lat_med_ms"], r["sim_lat_med_ms"]
+        if sl == 0 and ll >= 1.0:
+            out.append(
+                f"{s}: median latency {ll:.3g} ms on the kernel (TCG-corrected) vs 0 simulated "
+                "-> the simulation charges no time on this path (allocator fast path: "
+                "params/costs.yaml has no per-allocation cost for it)"
+            )
+        elif ll > 0 and sl > 0 and max(ll / sl, sl / ll) > LATENCY_FACTOR:
+            out.append(
+                f"{s}: median latency {ll:.3g} ms on the kernel (TCG-corrected) vs {sl:.3g} ms "
+                f"simulated ({max(ll / sl, sl / ll):.0f}x) -> cost model (params/costs.yaml) "
+                f"for {hint.split(':')[0]}"
+            )
+    names = list(table.index)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            dl = np.sign(table.at[a, "lab_lat_med_ms"] - table.at[b, "lab_lat_med_ms"])
+            ds = np.sign(table.at[a, "sim_lat_med_ms"] - table.at[b, "sim_lat_med_ms"])
+            if dl != 0 and ds != 0 and dl != ds:
+                faster_lab, faster_sim = (a, b) if dl < 0 else (b, a), (a, b) if ds < 0 else (b, a)
+                out.append(
+                    f"order {a} vs {b}: the kernel has {faster_lab[0]} faster, the simulation "
+                    f"{faster_sim[0]} -> the relative costs of their mechanisms "
+                    f"({MECHANISMS.get(a, a).split(':')[0]} / {MECHANISMS.get(b, b).split(':')[0]})"
+                )
+    return out
+
+
+def distortion(lab: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the guest's slowdown against the host for each calibration figure (TCG makes
+    integer work ~1-2x, page faults ~5-20x, bulk memory 20-150x slower; I/O is not slowed)."""
+    cols = [c for c in lab.columns if c.startswith("slowdown_")]
+    return lab.groupby(["kernel", "run_id", "accel"])[cols].first().round(1)
+
+
+def long_form(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    """Both sides in one frame (strategy, side, latency_ms, got, success) for plotting: the
+    lab's latency TCG-corrected, and its raw latency as a third side."""
+    parts = []
+    for side, df, col in (
+        ("kernel (corrected)", lab, "latency_ms_corrected"),
+        ("kernel (raw TCG)", lab, "latency_ms"),
+        ("simulation", sim, "latency_ms"),
+    ):
+        d = df[["strategy", "got", "success"]].copy()
+        d["latency_ms"] = df[col].clip(lower=0.01)  # fast-path zero times: floor for a log axis
+        d["side"] = side
+        parts.append(d)
+    return pd.concat(parts, ignore_index=True)
+
+
+def latency_chart(lab: pd.DataFrame, sim: pd.DataFrame, title: str):
+    """Latency distributions per strategy, kernel (raw and corrected) beside simulation."""
+    import altair as alt
+
+    data = long_form(lab, sim)
+    return (
+        alt.Chart(data, title=title)
+        .mark_tick(thickness=2, size=12, opacity=0.8)
+        .encode(
+            x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
+            y=alt.Y("side:N", title=None),
+            row=alt.Row("strategy:N", title=None),
+            color=alt.Color("success:N", title="got all"),
+        )
+        .properties(width=480, height=60)
+    )
+
+
+STATE_COLUMNS = {
+    "warm_free_pages": "free memory",
+    "warm_free_cma_pages": "free CMA pages",
+    "warm_cma_in_use_pages": "CMA pages in use",
+    "warm_file_pages": "file LRU pages",
+    "warm_anon_pages": "anon pages",
+    "warm_dirty_pages": "dirty pages",
+    "warm_writeback_pages": "pages under writeback",
+}
+STATE_FACTOR = 2.0  # medians differing by more than this factor (either way) disagree
+
+
+def state_table(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    """The machine each strategy started from, in MiB: median of the guest's /proc/meminfo
+    before each experiment vs the simulator's warmed-up machine (``warm_*``)."""
+    cols = [c for c in STATE_COLUMNS if c in lab.columns and c in sim.columns]
+    mib = 4096 / 2**20
+    return pd.DataFrame({
+        "what": [STATE_COLUMNS[c] for c in cols],
+        "kernel_MiB": [lab[c].median() * mib for c in cols],
+        "simulation_MiB": [sim[c].median() * mib for c in cols],
+    }, index=cols).round(1)  # fmt: skip
+
+
+def state_disagreements(lab: pd.DataFrame, sim: pd.DataFrame) -> list[str]:
+    """Where the two machines differ before the strategies run (a difference here is about the
+    workload, not the allocator): medians apart by more than STATE_FACTOR."""
+    out = []
+    for _, r in state_table(lab, sim).iterrows():
+        k, s = r["kernel_MiB"], r["simulation_MiB"]
+        lo, hi = min(k, s), max(k, s)
+        if hi >= 4 and (lo == 0 or hi / lo > STATE_FACTOR):
+            out.append(
+                f"state {r['what']}: {k:g} MiB in the guest vs {s:g} MiB simulated before the "
+                "strategies run -> the workload (params/workload-kbuild.yaml page-cache/anon "
+                "footprint and dirtying rate; the lab's re-read loops and throttled disk)"
+            )
+    return out

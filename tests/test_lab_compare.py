@@ -1,0 +1,154 @@
+"""The comparison logic of notebook 09 (allockit/lab/compare.py): on crafted frames where the
+right answer is known, and on the lab data recorded in data/lab/."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from allockit.lab import compare
+from allockit.lab.runner import EXPERIMENTS
+
+
+def _frame(spec: dict[str, list[tuple[int, float, int]]], extra: dict | None = None):
+    """strategy -> [(got, latency_ms, busy retries), ...] as rows of both sides' columns."""
+    rows = []
+    for s, trials in spec.items():
+        for t, (got, lat, busy) in enumerate(trials):
+            rows.append({
+                "strategy": s, "trial": t, "got": got, "nr_elem": 4800,
+                "success": got >= 4800, "latency_ms": lat, "latency_ms_corrected": lat,
+                "sim_cma_alloc_retry": busy, **(extra or {}),
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_identical_sides_do_not_disagree():
+    data = {"cma_single": [(4800, 100.0, 0)] * 3, "cma_many": [(4800, 900.0, 5)] * 3}
+    t = compare.side_by_side(_frame(data), _frame(data))
+    assert compare.disagreements(t) == []
+    o = compare.orderings(t)
+    assert list(o["lab_rank"]) == list(o["sim_rank"]) == ["cma_single", "cma_many"]
+
+
+def test_each_kind_of_disagreement_is_named_with_its_mechanism():
+    lab = _frame({
+        "cma_single": [(0, 5000.0, 200)] * 4,            # fails, slides
+        "cma_chunked": [(4800, 300.0, 3)] * 4,            # slides; model does not
+        "cma_many": [(4800, 50000.0, 0)] * 4,             # 50x slower than model
+        "buddy_compaction": [(200, 10.0, 0)] * 4,         # both short, far apart
+        "buddy_compaction_movable": [(4800, 200.0, 0)] * 4,
+    })  # fmt: skip
+    sim = _frame({
+        "cma_single": [(4800, 180.0, 0)] * 4,
+        "cma_chunked": [(4800, 250.0, 0)] * 4,
+        "cma_many": [(4800, 1000.0, 0)] * 4,
+        "buddy_compaction": [(1900, 7.0, 0)] * 4,
+        "buddy_compaction_movable": [(4800, 0.0, 0)] * 4,  # fast path: no simulated time
+    })  # fmt: skip
+    found = compare.disagreements(compare.side_by_side(lab, sim))
+    text = "\n".join(found)
+    assert "cma_single: success 0/4 on the kernel vs 4/4 simulated" in text
+    assert "all-or-nothing" in text
+    assert "cma_single: median busy retries 200 on the kernel vs 0" in text
+    assert "cma_chunked: median busy retries 3" in text
+    assert "cma_many: median latency 5e+04 ms" in text and "(50x)" in text
+    assert "buddy_compaction: median pages obtained 200 on the kernel vs 1900" in text
+    assert "buddy_compaction_movable: median latency 200 ms" in text and "no time" in text
+    # the simulation has cma_single faster than cma_chunked; the kernel the other way round
+    assert any(
+        d.startswith("order cma_single vs cma_chunked: the kernel has cma_chunked") for d in found
+    )
+    assert not any(d.startswith("cma_chunked: success") for d in found)  # both 4/4
+
+
+def test_sim_spec_mirrors_the_lab_machine():
+    lab = _frame(
+        {"cma_single": [(4800, 1.0, 0)], "cma_chunked_o9": [(4800, 1.0, 0)]},
+        dict(
+            kernel="5.10",
+            ram="1536M",
+            cma_size="500M",
+            cpus=2,
+            jobs=2,
+            order=4,
+            workload="kbuild-j2",
+        ),  # fmt: skip
+    )
+    spec = compare.sim_spec(lab, "5.10")
+    assert spec.machine == dict(ram="1536M", cma_size="500M", nr_cpus=2, kernel="5.9")
+    assert spec.workload == {"jobs": 2} and spec.nr_elem == 4800 and spec.order == 4
+    assert spec.strategies == {
+        "cma_single": EXPERIMENTS["cma_single"].sim,
+        "cma_chunked_o9": EXPERIMENTS["cma_chunked_o9"].sim,
+    }
+    idle = lab.assign(workload="idle")
+    assert compare.sim_spec(idle, "5.10").workload == {"jobs": 0}
+    with pytest.raises(ValueError, match="kernel"):
+        compare.sim_spec(lab, "4.19")
+    with pytest.raises(ValueError, match="no rows"):
+        compare.sim_spec(lab, "6.1")
+    mixed = pd.concat([lab, lab.assign(cma_size="256M")])
+    with pytest.raises(ValueError, match="cma_size"):
+        compare.sim_spec(mixed, "5.10")
+    with pytest.raises(ValueError, match="trials"):
+        compare.run_sim(spec, 0, 1)
+
+
+def test_load_lab_needs_data(tmp_path):
+    with pytest.raises(ValueError, match="no \\*.parquet"):
+        compare.load_lab(tmp_path)
+
+
+# --- the recorded data ---------------------------------------------------------------------
+
+RECORDED = sorted(compare.DATA_DIR.glob("*.parquet"))
+
+
+@pytest.mark.skipif(not RECORDED, reason="no lab data recorded in data/lab/")
+def test_recorded_data_is_the_seed_setup_with_ten_trials():
+    lab = compare.load_lab()
+    for kernel, rows in lab.groupby("kernel"):
+        assert set(rows["ram"]) == {"1536M"} and set(rows["cma_size"]) == {"500M"}
+        assert set(rows["nr_elem"]) == {4800} and set(rows["order"]) == {4}
+        counts = rows.groupby("strategy")["trial"].nunique()
+        assert (counts >= 10).all(), (kernel, counts.to_dict())
+        assert rows["workload"].str.startswith("kbuild").all()
+        # every loaded trial has the guest's memory state before it
+        assert rows["meminfo_CmaFree_kb"].notna().all()
+        assert (rows["slowdown_fault"] > 1).all()  # TCG: the guest is slower than the host
+
+
+@pytest.mark.skipif(not RECORDED, reason="no lab data recorded in data/lab/")
+def test_recorded_data_against_itself_and_its_busy_retries():
+    lab = compare.load_lab()
+    for _, rows in lab.groupby("kernel"):
+        t = compare.side_by_side(rows, rows.assign(latency_ms=rows["latency_ms_corrected"]))
+        assert compare.disagreements(t) == []
+        # alloc_contig_range slid (-EBUSY) at least once in some cma_many trial under load
+        many = rows[rows["strategy"] == "cma_many"]
+        assert (many["sim_cma_alloc_retry"] > 0).any()
+        assert (many["calls"] >= many["got"]).all()  # one alloc_contig_range per piece + slides
+
+
+def test_usable_rows_keep_whole_trials_of_cut_runs_and_drop_crashes():
+    base = _frame({"cma_single": [(4800, 1.0, 0)] * 3, "cma_many": [(4800, 9.0, 0)] * 3})
+    clean = base.assign(run_id="a", run_complete=True, run_problems="")
+    cut = base.assign(run_id="b", run_complete=False,
+                      run_problems="timeout: guest killed after 60 s; "
+                      "guest did not finish (no 'ALLOCKIT done' line)")  # fmt: skip
+    cut = cut.drop(cut.index[-1])  # the last trial lost its cma_many result
+    crashed = base.assign(run_id="c", run_complete=False, run_problems="guest crash: Oops")
+    keep = compare.usable(pd.concat([clean, cut, crashed], ignore_index=True))
+    assert keep.tolist() == [True] * 6 + [True, True, False, True, True] + [False] * 6
+
+
+def test_state_differences_point_to_the_workload():
+    cols = dict(warm_free_cma_pages=12000, warm_file_pages=300000, warm_dirty_pages=0)
+    lab = _frame({"cma_single": [(4800, 1.0, 0)] * 3}, cols)
+    sim = _frame({"cma_single": [(4800, 1.0, 0)] * 3}, dict(cols, warm_free_cma_pages=55000))
+    t = compare.state_table(lab, sim)
+    assert t.loc["warm_free_cma_pages", "kernel_MiB"] == pytest.approx(46.9, abs=0.05)
+    found = compare.state_disagreements(lab, sim)
+    assert len(found) == 1 and found[0].startswith("state free CMA pages: 46.9 MiB in the guest")
+    assert compare.state_disagreements(lab, lab) == []  # 0 dirty pages on both: no finding
