@@ -71,9 +71,10 @@ def test_idle_guest_runs_every_cma_shape(tmp_path):
 
 
 def test_timeout_kills_the_guest_and_says_so(tmp_path):
+    """1000 idle rounds of 4,800 cma_alloc calls take minutes; the 30 s limit must cut them."""
     from allockit.lab.runner import LabSpec, run_lab
 
-    spec = LabSpec(kernel=KERNEL, workload="idle", trials=50, experiments=["cma_many"],
+    spec = LabSpec(kernel=KERNEL, workload="idle", trials=1000, experiments=["cma_many"],
                    timeout_s=30)  # fmt: skip
     res = run_lab(spec, out_dir=tmp_path)
     assert res.problems and res.problems[0].startswith("timeout")
