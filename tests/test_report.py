@@ -90,7 +90,7 @@ def test_ranking_and_sensitivity():
     assert s.loc[40, "max_success_change"] == 1
     assert s.loc[40, "max_latency_ratio"] == pytest.approx(4.0)
     assert s.loc[2, "rank_swaps"] == 0 and s.loc[2, "max_latency_ratio"] == pytest.approx(1.1)
-    text = sensitivity_text(s.reset_index(), "a")
+    text = sensitivity_text(s.reset_index(), "buddy_compaction_movable_with_a_long_label")
     assert max(map(len, text.splitlines())) <= WIDTH and "k_ns" in text
     with pytest.raises(ValueError, match="needs the base point"):
         sensitivity(moved, {"points": [{"id": "x4", "values": {"costs.k_ns": 40}}]})

@@ -77,8 +77,9 @@ def sensitivity_text(sens: pd.DataFrame, base_best: str) -> str:
         )
     lines += [
         "",
-        f"base ranking's best: {base_best}. d-ok: largest change in a strategy's successful",
-        "trials; lat x: largest factor by which a strategy's median latency moved; swaps:",
-        "pairs of strategies whose order changed; best: new best strategy (= unchanged).",
+        f"best at the base point: {base_best}"[:WIDTH],
+        "d-ok: largest change in a strategy's successful trials; lat x: largest factor by",
+        "which a strategy's median latency moved; swaps: pairs of strategies whose order",
+        "changed; best: the new best strategy (= unchanged).",
     ]
     return "\n".join(lines) + "\n"
