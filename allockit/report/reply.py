@@ -7,16 +7,11 @@ Assembled from finished sweeps; everything in it comes from their result files. 
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from ..experiment.sweep import load_results, manifest
 from .sensitivity import ranking
-from .text import WIDTH, sweep_report
-
-
-def _wrap(text: str) -> str:
-    return "\n".join(textwrap.wrap(text, WIDTH, break_on_hyphens=False))
+from .text import sweep_report, wrap
 
 
 def headline(d: Path) -> str:
@@ -28,8 +23,8 @@ def headline(d: Path) -> str:
         x = first[first.strategy == s]
         parts.append(f"{s} {int(x.success.sum())}/{len(x)} "
                      f"({x.latency_ms.median():.0f} ms median)")
-    return _wrap("Simulated, best first (trials that got every block, median latency): "
-                 + "; ".join(parts) + ".")
+    return "\n".join(wrap("Simulated, best first (trials that got every block, median latency): "
+                 + "; ".join(parts) + "."))
 
 
 def lkml_reply(
@@ -39,14 +34,14 @@ def lkml_reply(
     """The reply text for ``sweep_dirs`` (the first one gives the headline)."""
     if not sweep_dirs:
         raise ValueError("sweep_dirs: empty; allowed: one or more sweep directories")
-    intro = _wrap(
+    intro = "\n".join(wrap(
         "On the question of how MAX_ORDER-1 chunking compares with a single cma_alloc and "
         "alloc_pages_bulk() under a kernel build: I ran it through allockit, a page-granular "
         "simulation of the v5.9 page allocator (buddy, pcp, CMA, isolation, migration, "
         "compaction, reclaim, writeback) with a synthetic kernel build fitted to a real "
         "trace. Simulated numbers, not device measurements; the model and its cost "
         "constants are in the repository."
-    )
+    ))
     out = [intro, "", headline(sweep_dirs[0]), ""]
     for d in sweep_dirs:
         m = manifest(d)

@@ -149,7 +149,8 @@ def compare_table(
     return "\n".join(out).rstrip() + "\n"
 
 
-def _wrap(text: str, indent: str = "") -> list[str]:
+def wrap(text: str, indent: str = "") -> list[str]:
+    """Prose as lines of at most ``WIDTH`` columns."""
     import textwrap
 
     return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
@@ -173,13 +174,13 @@ def sweep_report(
         for p in m["points"]
     }
     done = df.groupby("point").trial.nunique()
-    head = _wrap(f"allockit sweep {m['name']} (spec {m['hash']}): {spec.get('description') or ''}")
-    head += _wrap(
+    head = wrap(f"allockit sweep {m['name']} (spec {m['hash']}): {spec.get('description') or ''}")
+    head += wrap(
         f"machine {spec['machine']}, workload {spec['workload']}, costs "
         f"{spec['costs'] or 'params/costs.yaml'}; order {spec['order']}, nr_elem "
         f"{spec['nr_elem']}; {int(done.min())}-{int(done.max())} of {m['trials']} trials "
         f"per point; simulated kernel v{df['kernel'].iloc[0]}", "  ")
-    head += _wrap("Columns: strategies; (%) change against the first column, positive = "
+    head += wrap("Columns: strategies; (%) change against the first column, positive = "
                   "better; slowdn-%: CPU the call took from the build, in % of its CPU time.")
     table = compare_table(df, baseline=baseline, strategies=strategies, group_labels=labels)
     from ..experiment.spec import ROOT

@@ -14,6 +14,7 @@ failed background allocation) is not in it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,7 @@ def simulated_trace(
     write ``seconds`` of it after warm-up as ftrace text to ``path``."""
     p = load_kbuild_params(jobs=jobs, **overrides)
     kb = generate_kbuild(p, ram, nr_cpus, seconds, np.random.default_rng(seed))
-    keep = kb.events[kb.events["time"] >= kb.t_start]
-    window = Kbuild(keep, kb.nr_objects, kb.t_start, kb.t_end, kb.busy_cpus, kb.jobs)
+    window = replace(kb, events=kb.events[kb.events["time"] >= kb.t_start])
     path = Path(path)
     with open(path, "w") as f:
         write_ftrace(window, f)
