@@ -89,6 +89,7 @@ class Rebuilt:
     base_pfn: int  # pfn of state page 0
     cma_base: int  # state index of the CMA area (0 pages if none)
     cma_count: int
+    present_blocks: np.ndarray  # bool per pageblock: holds a page the kernel has a state for
 
 
 def _bit(flags: np.ndarray, b: int) -> np.ndarray:
@@ -139,7 +140,7 @@ def place_migratetypes(
     blocks = f[: n * pb].reshape(n, pb)
     kernel = ((blocks & (PG_slab | PG_pagetable | PG_reserved)) != 0).sum(axis=1)
     slab = ((blocks & PG_slab) != 0).sum(axis=1)
-    live = np.flatnonzero(present[: n * pb].reshape(n, pb).any(axis=1))
+    live = np.flatnonzero(present[: n * pb].reshape(n, pb).any(axis=1))  # as in Rebuilt
     ncma = int(totals.get("CMA", 0))
     if ncma:
         if cma_placement != "top":
@@ -240,7 +241,9 @@ def rebuild_zone(
     if cma_count:
         zz[Z_CMA_BASE] = cma_base
         zz[Z_CMA_COUNT] = cma_count
-    return Rebuilt(s, node, zone, base, cma_base, cma_count)
+    n_pb = len(mt)
+    present_blocks = present[: n_pb * pb].reshape(n_pb, pb).any(axis=1)
+    return Rebuilt(s, node, zone, base, cma_base, cma_count, present_blocks)
 
 
 def self_check(snap: Snapshot, r: Rebuilt) -> pd.DataFrame:
@@ -256,7 +259,6 @@ def self_check(snap: Snapshot, r: Rebuilt) -> pd.DataFrame:
         rows.append(("buddyinfo", f"order {o}", captured[o], int(rebuilt[o])))
     pti = snap.pagetypeinfo
     if pti is not None:
-        pb = 1 << pti.pageblock_order
         mts = s.pb_mt[heads >> pti.pageblock_order]
         for name in pti.migratetypes:
             row = pti.free.get((r.node, r.zone, name))
@@ -266,7 +268,9 @@ def self_check(snap: Snapshot, r: Rebuilt) -> pd.DataFrame:
             got = np.bincount(orders[mts == i], minlength=MAX_ORDER)
             for o, c in enumerate(row.counts[:MAX_ORDER]):
                 rows.append(("pagetypeinfo free", f"{name} order {o}", c, int(got[o])))
-        present = (s.flags[: len(s.pb_mt) * pb] != PG_reserved).reshape(-1, pb).any(axis=1)
+        # the blocks pagetypeinfo counts: those with a page the kernel has a state for, the
+        # same blocks the migratetype placement distributed the totals over
+        present = r.present_blocks
         for name, c in pti.blocks.get((r.node, r.zone), {}).items():
             if name in MIGRATETYPE_NAMES:
                 i = MIGRATETYPE_NAMES.index(name)
