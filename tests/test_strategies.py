@@ -7,7 +7,9 @@ import pytest
 
 from allockit.cli import main as cli
 from allockit.experiment.trial import TrialSpec, check_spec, run_trial, warm_machine
+from allockit.mm.background import EV_ALLOC, EV_DIRTY, EV_PIN
 from allockit.mm.config import ConfigError
+from allockit.mm.constants import REF_JOURNAL
 from allockit.mm.invariants import check_invariants
 from allockit.strategies import STRATEGIES, Request, get, release
 from allockit.workload.kbuild import generate_kbuild, load_kbuild_params
@@ -34,6 +36,50 @@ def test_kbuild_events_are_sorted_and_reference_known_objects():
     assert (kb.events == kb2.events).all()
     kb3 = generate_kbuild(p, 16384, 2, 1.0, np.random.default_rng(1))
     assert len(kb3.events) != len(kb.events) or (kb3.events != kb.events).any()
+
+
+def test_journaled_metadata_is_held_until_written_back_and_committed():
+    """jbd2's journal_head keeps b_count up from the write access until the flusher wrote the
+    page back (dirty expiry, flusher tick, device latency) plus at most one commit interval."""
+    p = load_kbuild_params(**WORK, metadata_journal_per_s_per_job=50.0)
+    kb = generate_kbuild(p, 16384, 2, 40.0, np.random.default_rng(3))
+    ev = kb.events
+    pins = ev[(ev["kind"] == EV_PIN) & (ev["order"] == REF_JOURNAL)]
+    t_end_s = kb.t_end / 1e9
+    share = p["metadata_movable_fraction"]
+    expected = p["metadata_journal_per_s_per_job"] * p["jobs"] * share * t_end_s
+    assert abs(len(pins) - expected) < 5 * np.sqrt(expected)
+    hold_s = pins["arg"] / 1e6
+    lo = p["dirty_expire_s"]
+    hi = lo + p["flusher_interval_s"] + 2 * p["commit_interval_s"] + p["storage_latency_ms"] / 1e3
+    assert hold_s.min() >= lo and hold_s.max() <= hi + 1e-6
+    # a journaled page is an allocated metadata page, and it becomes dirty at its commit
+    allocs = ev[ev["kind"] == EV_ALLOC]
+    born = dict(zip(allocs["obj"].tolist(), allocs["time"].tolist(), strict=True))
+    pinned_at = zip(pins["obj"].tolist(), pins["time"].tolist(), strict=True)
+    assert all(born[o] < t for o, t in pinned_at)
+    assert set(pins["obj"].tolist()) <= set(ev[ev["kind"] == EV_DIRTY]["obj"].tolist())
+    # without movable metadata nothing is journaled where it could block
+    none = generate_kbuild(
+        load_kbuild_params(**WORK, metadata_movable_fraction=0.0), 16384, 2, 40.0,
+        np.random.default_rng(3))  # fmt: skip
+    assert not (none.events["kind"] == EV_PIN)[none.events["order"] == REF_JOURNAL].any()
+
+
+def test_journaled_metadata_in_cma_makes_cma_alloc_slide():
+    """A machine whose CMA area holds journaled metadata: every window over such a page fails
+    with -EBUSY (the page returns -EAGAIN on all 5 x 10 passes) and cma_alloc moves on."""
+    sp = spec(cma_chunked={"chunk_order": 9})
+    sp.workload = dict(WORK, metadata_movable_fraction=1.0, metadata_journal_per_s_per_job=400.0)
+    cfg, s, _ = warm_machine(sp, np.random.SeedSequence(5))
+    now = int(s.clock) // 1000
+    cma = slice(cfg.cma_base_pfn, cfg.cma_base_pfn + cfg.cma_size)
+    held = (s.page["t_ref"][cma].astype(np.int64) > now) & (s.page["refkind"][cma] == REF_JOURNAL)
+    assert held.any()
+    r = get("cma_chunked")(s, Request(order=4, nr_elem=64, params={"chunk_order": 9}))
+    assert r.counters["sim_cma_alloc_retry"] > 0
+    assert r.counters["sim_migrate_eagain"] >= 50
+    check_invariants(s)
 
 
 def test_warm_machine_has_the_workload_population():

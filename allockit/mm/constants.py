@@ -182,7 +182,12 @@ REF_GUP = 1  # short-term get_user_pages pin (O_DIRECT, futex, ...)
 REF_FORK = 2  # copy_page_range during fork
 REF_EXIT = 3  # zap_pte_range during exit/munmap
 REF_SPECULATIVE = 4  # get_page_unless_zero by a concurrent walker
-REF_NAMES = ("none", "gup", "fork", "exit", "speculative")
+# jbd2 journal_head on a buffer of a block-device (ext4 metadata) page: get_bh in
+# jbd2_journal_add_journal_head raises b_count until the buffer leaves the checkpoint list, and
+# buffer_migrate_page_norefs (the block device's ->migratepage, v5.9/5.10 and 6.1) returns
+# -EAGAIN while any buffer of the page has b_count > 0
+REF_JOURNAL = 5
+REF_NAMES = ("none", "gup", "fork", "exit", "speculative", "journal")
 
 # Errnos as the kernel returns them (negative).
 EINTR = 4

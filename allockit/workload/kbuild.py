@@ -15,7 +15,14 @@ times. The model (workload-model.md §1):
 * the flusher wakes every ``flusher_interval_s`` and writes pages dirtied more than
   ``dirty_expire_s`` ago; each write is in flight for the storage latency plus its place in
   the queue at ``storage_mb_per_s``;
-* short-term GUP pins hit random pages of running jobs.
+* short-term GUP pins hit random pages of running jobs;
+* ext4 metadata lives in the block device's page cache (``Buffers:`` in /proc/meminfo); the
+  share of it allocated ``__GFP_MOVABLE`` (``sb_getblk``: bitmaps, inode tables, directory and
+  extent blocks) may sit in CMA. Metadata the build modifies is journaled: jbd2 holds a
+  ``journal_head``, hence ``b_count`` > 0, from the handle's write access through the commit
+  and the buffer's writeback until the next commit cleans the checkpoint list; meanwhile
+  ``buffer_migrate_page_norefs`` refuses to migrate the page (-EAGAIN on every pass), so an
+  ``alloc_contig_range`` over it fails with -EBUSY and ``cma_alloc`` slides.
 
 The build is taken to have been running already: object files written during the
 ``dirty_expire_s + flusher_interval_s`` before the warm-up (the *history*) are generated too,
@@ -53,6 +60,7 @@ from ..mm.constants import (
     GFP_KERNEL,
     GFP_KERNEL_RECLAIMABLE,
     REF_GUP,
+    REF_JOURNAL,
 )
 from ..mm.state import EVENT_DTYPE
 
@@ -76,6 +84,11 @@ PARAM_NAMES = (
     "gup_pins_per_s_per_job",
     "pin_us_median",
     "pagecache_fill",
+    "metadata_cache_fraction",
+    "metadata_movable_fraction",
+    "metadata_reads_per_s_per_job",
+    "metadata_journal_per_s_per_job",
+    "commit_interval_s",
     "warmup_s",
 )
 NS = 1_000_000_000
@@ -182,8 +195,8 @@ def generate_kbuild(
 
     # the source tree's page cache, read before everything else
     n_cache = int(p["pagecache_fill"] * ram_pages)
-    objs = b.new_objects(n_cache)
-    b.add(np.arange(n_cache) * 10, objs, EV_ALLOC, arg=GFP_HIGHUSER_MOVABLE, pkind=PK_FILE)
+    cache_objs = b.new_objects(n_cache)
+    b.add(np.arange(n_cache) * 10, cache_objs, EV_ALLOC, arg=GFP_HIGHUSER_MOVABLE, pkind=PK_FILE)
 
     dirty_times: list[np.ndarray] = []
     dirty_objs: list[np.ndarray] = []
@@ -207,6 +220,7 @@ def generate_kbuild(
                 dirty_times.append(np.full(n, end))
                 dirty_objs.append(objs)
             t = end + 0.002  # make's turnaround
+    _metadata(b, p, rng, cache_objs, nr_cpus, t_end, dirty_times, dirty_objs)
     if dirty_objs:
         _flusher(b, p, np.concatenate(dirty_times), np.concatenate(dirty_objs), t_end)
     return Kbuild(
@@ -279,11 +293,66 @@ def _job_memory(b: _Builder, p, rng, cpu: int, t0: float, t1: float, t_end: floa
         )
 
 
+def _metadata(
+    b: _Builder,
+    p,
+    rng,
+    cache_objs: np.ndarray,
+    nr_cpus: int,
+    t_end: float,
+    dirty_times: list[np.ndarray],
+    dirty_objs: list[np.ndarray],
+) -> None:
+    """Movable ext4 metadata pages and their jbd2 journaling (see the module docstring).
+
+    Only the movable share is generated (the unmovable metadata never sits in CMA or in a
+    movable pageblock's way). The stock is part of the page cache read at time 0; new metadata
+    pages are read at a rate per job; journal events pick a metadata page alive at the time
+    (the journaled share of movable and unmovable metadata taken to be the same). A journaled
+    page holds an extra reference (``REF_JOURNAL``) from the write access until the flusher
+    has written it back plus a wait for the next commit; it is dirty from its commit on and
+    goes through the flusher like any dirty page (the release time ignores the page's place in
+    the flusher's queue, milliseconds against tens of seconds).
+    """
+    jobs = p["jobs"]
+    share = p["metadata_movable_fraction"]
+    commit_s = p["commit_interval_s"]
+    n_stock = int(round(len(cache_objs) * p["metadata_cache_fraction"] * share))
+    stock = rng.choice(cache_objs, n_stock, replace=False) if n_stock else cache_objs[:0]
+    n_new = int(rng.poisson(p["metadata_reads_per_s_per_job"] * jobs * share * t_end))
+    new = b.new_objects(n_new)
+    born = np.sort(rng.uniform(0.0, t_end, n_new))
+    cpus = rng.integers(0, nr_cpus, n_new)
+    b.add((born * NS).astype(np.int64), new, EV_ALLOC, cpu=cpus, arg=GFP_HIGHUSER_MOVABLE,
+          pkind=PK_FILE)  # fmt: skip
+    m = int(rng.poisson(p["metadata_journal_per_s_per_job"] * jobs * share * t_end))
+    when = np.sort(rng.uniform(0.0, t_end, m))
+    alive = n_stock + np.searchsorted(born, when, side="right")
+    pick = (rng.random(m) * alive).astype(np.int64)
+    commit = when + rng.uniform(0.0, commit_s, m)
+    release = (
+        _flusher_tick(p, commit) + p["storage_latency_ms"] / 1000.0 + rng.uniform(0.0, commit_s, m)
+    )
+    has = alive > 0
+    objs = np.concatenate([stock, new])[pick[has]] if has.any() else new[:0]
+    when, commit, release = when[has], commit[has], release[has]
+    hold_us = np.minimum((release - when) * 1e6, 2**31 - 1).astype(np.int64) + 1
+    # after the allocation of a page born at the same nanosecond
+    b.add((when * NS).astype(np.int64) + 4, objs, EV_PIN, arg=hold_us, order=REF_JOURNAL)
+    b.add((commit * NS).astype(np.int64) + 4, objs, EV_DIRTY)
+    dirty_times.append(commit)
+    dirty_objs.append(objs)
+
+
+def _flusher_tick(p, dirtied: np.ndarray) -> np.ndarray:
+    """The first flusher run (every ``flusher_interval_s``) after a page's dirty expiry."""
+    interval = p["flusher_interval_s"]
+    return np.ceil((dirtied + p["dirty_expire_s"]) / interval) * interval
+
+
 def _flusher(b: _Builder, p, dirtied: np.ndarray, objs: np.ndarray, t_end: float) -> None:
     """Periodic writeback of expired dirty pages through a bandwidth-limited device."""
-    interval = p["flusher_interval_s"]
-    due = dirtied + p["dirty_expire_s"]
-    tick = np.ceil(due / interval) * interval  # the first flusher run after expiry
+    tick = _flusher_tick(p, dirtied)
     keep = tick < t_end
     tick, objs = tick[keep], objs[keep]
     order = np.lexsort((objs, tick))
