@@ -99,7 +99,9 @@ def main(
         f"workload {spec.base['workload']} (spec {spec.hash})\n"
     )
     print(summary_table(df, list(spec.base["strategies"])))
-    print("  * some trial ran past the generated workload horizon (the machine went quiet)\n")
+    if df.beyond_horizon.any():
+        print("  * some trial ran past the generated workload horizon (the machine went quiet)")
+    print()
     print(seed_table(df))
     print(f"\ntrial data: {_rel(run.dir)} ({run.ran} trials run now, {run.total - run.ran} "
           f"already on disk)")
