@@ -99,7 +99,7 @@ def test_ranking_and_sensitivity():
 def test_memory_map_classifies_pages():
     from conftest import populated
 
-    from allockit.mm.constants import PG_dirty, PG_slab
+    from allockit.mm.constants import REF_GUP, REF_JOURNAL, PG_dirty, PG_slab
     from allockit.report.memmap import BLOCKERS, free_mask, page_blockers, pageblock_frame
 
     s = populated(n=1500, seed=3)
@@ -114,6 +114,12 @@ def test_memory_map_classifies_pages():
     assert page_blockers(s)[p] == BLOCKERS.index("dirty")
     s.page[p]["flags"] |= PG_slab
     assert page_blockers(s)[p] == BLOCKERS.index("unmovable")
+    q = used[2]  # a reference held past now: a GUP pin, or jbd2's on a metadata buffer
+    s.page[q]["t_ref"] = int(s.clock) // 1000 + 10**6
+    s.page[q]["refkind"] = REF_GUP
+    assert page_blockers(s)[q] == BLOCKERS.index("pinned")
+    s.page[q]["refkind"] = REF_JOURNAL
+    assert page_blockers(s)[q] == BLOCKERS.index("journaled metadata")
     taken = page_blockers(s, pieces=[("cma", int(used[1]), 1)])
     assert taken[used[1]] == BLOCKERS.index("taken")
     f = pageblock_frame(s, 0, 0)

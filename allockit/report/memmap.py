@@ -12,6 +12,8 @@ anon / mapped         mapped pages: unmap, copy, remap (TLB shootdown)
 dirty                 dirty page cache: migrated with its buffers, or written back
 writeback / locked    ``wait_on_page_writeback`` / ``lock_page`` before it can move
 pinned                an elevated refcount (GUP, fork, exit): migration fails -EAGAIN
+journaled metadata    ext4 metadata whose buffer jbd2 holds (``b_count`` > 0): the block
+                      device's ``buffer_migrate_page_norefs`` fails -EAGAIN for tens of s
 unmovable             slab, page tables, reserved and other kernel pages: never moves
 ====================  ============================================================
 
@@ -26,6 +28,7 @@ import pandas as pd
 
 from ..mm.constants import (
     MIGRATETYPE_NAMES,
+    REF_JOURNAL,
     PG_anon,
     PG_buddy,
     PG_dirty,
@@ -53,10 +56,12 @@ BLOCKERS = (
     "dirty",
     "writeback / locked",
     "pinned",
+    "journaled metadata",
     "unmovable",
 )
 BLOCKER_COLOURS = (
-    "#f0f0f0", "#0072B2", "#b8e186", "#4dac26", "#E69F00", "#D55E00", "#CC79A7", "#000000"
+    "#f0f0f0", "#0072B2", "#b8e186", "#4dac26", "#E69F00", "#D55E00", "#CC79A7", "#882255",
+    "#000000",
 )
 MT_COLOURS = ("#D55E00", "#56B4E9", "#E69F00", "#CC79A7", "#009E73", "#999999")
 
@@ -75,7 +80,9 @@ def page_blockers(s: MachineState, pieces=()) -> np.ndarray:
     cat[((f & PG_anon) != 0) | (page["mapcount"] > 0)] = BLOCKERS.index("anon / mapped")
     cat[(f & PG_dirty) != 0] = BLOCKERS.index("dirty")
     cat[((f & (PG_writeback | PG_locked)) != 0) & io_busy] = BLOCKERS.index("writeback / locked")
-    cat[page["t_ref"].astype(np.int64) > now_us] = BLOCKERS.index("pinned")
+    held = page["t_ref"].astype(np.int64) > now_us
+    cat[held] = BLOCKERS.index("pinned")
+    cat[held & (page["refkind"] == REF_JOURNAL)] = BLOCKERS.index("journaled metadata")
     kernel = ((f & (PG_slab | PG_pagetable | PG_reserved)) != 0) | ~movable_user
     cat[kernel] = BLOCKERS.index("unmovable")
     cat[owner == OWNER_CONTIG] = BLOCKERS.index("taken")
