@@ -326,7 +326,8 @@ def _metadata(
     b.add((born * NS).astype(np.int64), new, EV_ALLOC, cpu=cpus, arg=GFP_HIGHUSER_MOVABLE,
           pkind=PK_FILE)  # fmt: skip
     m = int(rng.poisson(p["metadata_journal_per_s_per_job"] * jobs * share * t_end))
-    when = np.sort(rng.uniform(0.0, t_end, m))
+    # not before the stock exists (the page cache at time 0 is read 10 ns a page)
+    when = np.maximum(np.sort(rng.uniform(0.0, t_end, m)), len(cache_objs) * 10 / NS)
     alive = n_stock + np.searchsorted(born, when, side="right")
     pick = (rng.random(m) * alive).astype(np.int64)
     commit = when + rng.uniform(0.0, commit_s, m)
