@@ -21,6 +21,7 @@ from allockit.mm.constants import (
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
     REF_GUP,
+    REF_JOURNAL,
     PG_dirty,
     PG_lru,
     PG_writeback,
@@ -358,3 +359,22 @@ def test_cost_constants_reach_the_state():
     assert s.zone[Z_COST + C_MIGRATE_PAGE] == load_costs()["migrate_page_ns"]
     assert s.zone[Z_COST + C_DRAIN_BASE] == load_costs()["drain_base_ns"]
     assert s.zone[Z_CLOCK] == 0
+
+
+def test_busy_page_census_names_what_blocked_the_range():
+    """test_pages_isolated counts the first busy page by class (the lab's census): a page
+    jbd2 holds is 'journal', a GUP-pinned one 'pinned'."""
+    s = populated()
+    files = cma_pages_in_use(s, CMA_BASE, CMA_BASE + 512, "file")
+    pin(s, files[0], 10**9)
+    s.page[files[0]]["refkind"] = REF_JOURNAL
+    r = api.alloc_contig_range(s, CMA_BASE, CMA_BASE + 512)
+    assert r.ret == -EBUSY and r.extra["busy_pfn"] == files[0]
+    assert r.counters["sim_busy_journal"] == 1
+    assert r.counters.get("sim_busy_pinned", 0) == 0
+    pin(s, files[0], 10**9)  # the same page, now a GUP pin
+    r = api.alloc_contig_range(s, CMA_BASE, CMA_BASE + 512)
+    assert r.ret == -EBUSY
+    assert r.counters["sim_busy_pinned"] == 1
+    assert r.counters.get("sim_busy_journal", 0) == 0
+    check_invariants(s)

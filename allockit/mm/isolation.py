@@ -36,6 +36,7 @@ from .constants import (
 )
 from .drain import drain_all_pages_timed
 from .jit import mm_jit
+from .pagestate import busy_page_class
 from .sched import advance
 from .state import Z_COST, Z_NR_ISOLATE_PAGEBLOCK, Z_NR_PAGES
 from .vmstat import SIM_ISOLATE_FAIL, SIM_ISOLATE_PAGEBLOCK, SIM_TEST_ISOLATED_FAIL
@@ -203,5 +204,6 @@ def test_pages_isolated(s, start_pfn, end_pfn):
     busy = test_page_isolated_in_pageblock(s, start_pfn, end_pfn)
     if busy < end_pfn:
         s.zone[SIM_TEST_ISOLATED_FAIL] += 1
+        s.zone[busy_page_class(s, busy)] += 1
         return -EBUSY, busy
     return 0, np.int64(-1)

@@ -13,9 +13,27 @@ pagevec fills or a drain moves it to the LRU.
 
 import numpy as np
 
-from .constants import PG_dirty, PG_isolated, PG_locked, PG_lru, PG_pagevec, PG_writeback
+from .constants import (
+    REF_JOURNAL,
+    PG_dirty,
+    PG_isolated,
+    PG_locked,
+    PG_lru,
+    PG_pagevec,
+    PG_pcp,
+    PG_writeback,
+)
 from .jit import mm_jit, mm_jit_inline
+from .owners import OWNER_FREED
 from .state import PAGEVEC_SIZE, PAGEVEC_SLOTS, Z_CLOCK, Z_NR_CPUS, Z_PAGEVEC
+from .vmstat import (
+    SIM_BUSY_FREE,
+    SIM_BUSY_IO,
+    SIM_BUSY_JOURNAL,
+    SIM_BUSY_NOLRU,
+    SIM_BUSY_OTHER,
+    SIM_BUSY_PINNED,
+)
 
 
 @mm_jit_inline
@@ -56,6 +74,31 @@ def page_has_extra_ref(s, pfn):
     if (s.page[pfn].flags & PG_pagevec) != 0:
         return True
     return np.int64(s.page[pfn].t_ref) > _now_us(s)
+
+
+@mm_jit
+def busy_page_class(s, pfn):
+    """The counter (``SIM_BUSY_*``) naming why ``pfn`` is not a free buddy page when
+    ``test_pages_isolated`` stops on it: the simulator's side of the lab's census of busy
+    pages (``lab/module/allockit_lab.c``). The first matching reason wins: a free page on a
+    pcp list or being freed, a reference jbd2 holds, any other extra reference, a read lock
+    or writeback in flight, a page off the LRU (kernel memory, isolated by someone else),
+    else a page migration gave up on for another reason (target allocation, the try
+    limit)."""
+    f = s.page[pfn].flags
+    if (f & PG_pcp) != 0 or s.page[pfn].owner == OWNER_FREED:
+        return SIM_BUSY_FREE
+    if np.int64(s.page[pfn].t_ref) > _now_us(s):
+        if s.page[pfn].refkind == REF_JOURNAL:
+            return SIM_BUSY_JOURNAL
+        return SIM_BUSY_PINNED
+    if (f & PG_pagevec) != 0:
+        return SIM_BUSY_PINNED
+    if PageLocked(s, pfn) or PageWriteback(s, pfn):
+        return SIM_BUSY_IO
+    if (f & PG_lru) == 0:
+        return SIM_BUSY_NOLRU
+    return SIM_BUSY_OTHER
 
 
 @mm_jit_inline

@@ -46,6 +46,13 @@ VMSTAT_NAMES = (
     "sim_isolate_pageblock",
     "sim_isolate_fail",  # set_migratetype_isolate refused (has_unmovable_pages / isolated)
     "sim_test_isolated_fail",  # test_pages_isolated found a busy page
+    # ... and what that first busy page was (pagestate.busy_page_class; the lab's census)
+    "sim_busy_free",  # free but not in the buddy: on a pcp list
+    "sim_busy_journal",  # ext4 metadata whose buffer jbd2 holds (REF_JOURNAL)
+    "sim_busy_pinned",  # another extra reference: GUP pin, pagevec
+    "sim_busy_io",  # locked for read I/O or under writeback
+    "sim_busy_nolru",  # in use and off the LRU: kernel page, isolated elsewhere
+    "sim_busy_other",  # on the LRU, unreferenced: migration gave up on it (ENOMEM, tries)
     "sim_lru_add_drain_all",
     "sim_alloc_contig_range",
     "sim_alloc_contig_ebusy",
@@ -97,21 +104,27 @@ SIM_ISOLATE_SKIP = VMSTAT_BASE + 26
 SIM_ISOLATE_PAGEBLOCK = VMSTAT_BASE + 27
 SIM_ISOLATE_FAIL = VMSTAT_BASE + 28
 SIM_TEST_ISOLATED_FAIL = VMSTAT_BASE + 29
-SIM_LRU_ADD_DRAIN_ALL = VMSTAT_BASE + 30
-SIM_ALLOC_CONTIG_RANGE = VMSTAT_BASE + 31
-SIM_ALLOC_CONTIG_EBUSY = VMSTAT_BASE + 32
-CMA_ALLOC_SUCCESS = VMSTAT_BASE + 33
-CMA_ALLOC_FAIL = VMSTAT_BASE + 34
-SIM_CMA_ALLOC_RETRY = VMSTAT_BASE + 35
-COMPACT_STALL = VMSTAT_BASE + 36
-COMPACT_FAIL = VMSTAT_BASE + 37
-COMPACT_SUCCESS = VMSTAT_BASE + 38
-COMPACT_MIGRATE_SCANNED = VMSTAT_BASE + 39
-COMPACT_FREE_SCANNED = VMSTAT_BASE + 40
-COMPACT_ISOLATED = VMSTAT_BASE + 41
-COMPACT_DEFERRED = VMSTAT_BASE + 42
-ALLOCSTALL = VMSTAT_BASE + 43
-PGSTEAL_DIRECT = VMSTAT_BASE + 44
-PGSTEAL_KSWAPD = VMSTAT_BASE + 45
+SIM_BUSY_FREE = VMSTAT_BASE + 30
+SIM_BUSY_JOURNAL = VMSTAT_BASE + 31
+SIM_BUSY_PINNED = VMSTAT_BASE + 32
+SIM_BUSY_IO = VMSTAT_BASE + 33
+SIM_BUSY_NOLRU = VMSTAT_BASE + 34
+SIM_BUSY_OTHER = VMSTAT_BASE + 35
+SIM_LRU_ADD_DRAIN_ALL = VMSTAT_BASE + 36
+SIM_ALLOC_CONTIG_RANGE = VMSTAT_BASE + 37
+SIM_ALLOC_CONTIG_EBUSY = VMSTAT_BASE + 38
+CMA_ALLOC_SUCCESS = VMSTAT_BASE + 39
+CMA_ALLOC_FAIL = VMSTAT_BASE + 40
+SIM_CMA_ALLOC_RETRY = VMSTAT_BASE + 41
+COMPACT_STALL = VMSTAT_BASE + 42
+COMPACT_FAIL = VMSTAT_BASE + 43
+COMPACT_SUCCESS = VMSTAT_BASE + 44
+COMPACT_MIGRATE_SCANNED = VMSTAT_BASE + 45
+COMPACT_FREE_SCANNED = VMSTAT_BASE + 46
+COMPACT_ISOLATED = VMSTAT_BASE + 47
+COMPACT_DEFERRED = VMSTAT_BASE + 48
+ALLOCSTALL = VMSTAT_BASE + 49
+PGSTEAL_DIRECT = VMSTAT_BASE + 50
+PGSTEAL_KSWAPD = VMSTAT_BASE + 51
 
 NR_VMSTAT_ITEMS = len(VMSTAT_NAMES)
