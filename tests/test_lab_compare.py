@@ -88,6 +88,10 @@ def test_sim_spec_mirrors_the_lab_machine():
         compare.sim_spec(lab, "4.19")
     with pytest.raises(ValueError, match="no rows"):
         compare.sim_spec(lab, "6.1")
+    # the guest's page-cache level carries over when the rows have meminfo
+    with_mem = lab.assign(meminfo_Cached_kb=[1_200_000, 1_100_000], meminfo_MemTotal_kb=1_500_000)
+    assert compare.sim_spec(with_mem, "5.10").workload == {"jobs": 2, "pagecache_fill": 0.767}
+    assert compare.sim_spec(with_mem, "5.10", match_cache=False).workload == {"jobs": 2}
     mixed = pd.concat([lab, lab.assign(cma_size="256M")])
     with pytest.raises(ValueError, match="cma_size"):
         compare.sim_spec(mixed, "5.10")

@@ -23,8 +23,8 @@ SIM_KERNEL = {"5.10": "5.9", "6.1": "6.1"}
 # What a disagreement on each strategy points to in the model.
 MECHANISMS = {
     "cma_single_a0": "one all-or-nothing 300 MB window (align 0): any page that stays "
-    "unmigratable fails the call - short GUP pins, busy buffer heads, writeback waits "
-    "(params/workload-kbuild.yaml blocker rates; mm/migrate.py retry passes)",
+    "unmigratable fails the call - ext4 metadata jbd2 holds, short GUP pins, writeback waits "
+    "(params/workload-kbuild.yaml metadata_* and pin rates; mm/migrate.py retry passes)",
     "cma_single": "one all-or-nothing 300 MB window (align 8): as cma_single_a0, and the "
     "slide by 2^8 pages after -EBUSY (mm/cma.py)",
     "cma_chunked": "4 MiB windows sliding on -EBUSY: the per-block migration failure rate "
@@ -71,9 +71,21 @@ def load_lab(path: str | Path = DATA_DIR, complete_only: bool = True) -> pd.Data
     return df
 
 
-def sim_spec(lab: pd.DataFrame, kernel: str, horizon_s: float = 12.0):
+def guest_page_cache_fill(rows: pd.DataFrame) -> float | None:
+    """The share of the guest's RAM in the page cache before the experiments (median
+    ``Cached`` / ``MemTotal`` of /proc/meminfo), or None when the rows lack meminfo."""
+    if not {"meminfo_Cached_kb", "meminfo_MemTotal_kb"} <= set(rows.columns):
+        return None
+    fill = rows["meminfo_Cached_kb"].median() / rows["meminfo_MemTotal_kb"].median()
+    return None if np.isnan(fill) else float(min(fill, 0.95))
+
+
+def sim_spec(lab: pd.DataFrame, kernel: str, horizon_s: float = 12.0, match_cache: bool = True):
     """The simulator's TrialSpec for the lab rows of one kernel: the same RAM, CMA size, CPUs,
-    compile jobs (0 when the lab was idle), request and strategies."""
+    compile jobs (0 when the lab was idle), request and strategies. With ``match_cache`` the
+    simulated build starts with the guest's page-cache level (``workload.pagecache_fill``
+    from :func:`guest_page_cache_fill`): the lab fills the page cache with re-read loops and
+    waits until CMA is nearly full, a state the synthetic build alone does not reach."""
     from ..experiment.trial import TrialSpec
 
     if kernel not in SIM_KERNEL:
@@ -86,6 +98,10 @@ def sim_spec(lab: pd.DataFrame, kernel: str, horizon_s: float = 12.0):
         if rows[col].nunique() != 1:
             raise ValueError(f"lab data for {kernel}: several values of {col}; compare one setup")
     jobs = 0 if first["workload"] == "idle" else int(first["jobs"])
+    workload: dict = {"jobs": jobs}
+    fill = guest_page_cache_fill(rows) if match_cache else None
+    if fill is not None:
+        workload["pagecache_fill"] = round(fill, 3)
     strategies = {s: dict(EXPERIMENTS[s].sim) for s in rows["strategy"].unique()}
     return TrialSpec(
         machine=dict(
@@ -94,7 +110,7 @@ def sim_spec(lab: pd.DataFrame, kernel: str, horizon_s: float = 12.0):
             nr_cpus=int(first["cpus"]),
             kernel=SIM_KERNEL[kernel],
         ),  # fmt: skip
-        workload=dict(jobs=jobs),
+        workload=workload,
         order=int(first["order"]),
         nr_elem=int(first["nr_elem"]),
         strategies=strategies,
@@ -175,7 +191,7 @@ def disagreements(table: pd.DataFrame) -> list[str]:
             out.append(
                 f"{s}: median busy retries {lb:g} on the kernel vs {sb:g} simulated -> "
                 "the -EBUSY rate of alloc_contig_range (test_pages_isolated after migration; "
-                "mm/contig.py, blocker rates in params/workload-kbuild.yaml)"
+                "mm/contig.py; journaled metadata and pin rates in params/workload-kbuild.yaml)"
             )
         ll, sl = r["lab_lat_med_ms"], r["sim_lat_med_ms"]
         if sl == 0 and ll >= 1.0:
