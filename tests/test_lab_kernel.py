@@ -108,6 +108,15 @@ def test_lab_spec_checks_name_the_field():
             LabSpec(**kw).check()
 
 
+def test_lab_spec_needs_the_checkout(tmp_path, monkeypatch):
+    """A wheel install has no lab/ beside the package: say so before any work."""
+    from allockit.lab import runner
+
+    monkeypatch.setattr(runner, "LAB_DIR", tmp_path / "lab")
+    with pytest.raises(ValueError, match="lab files: .* is missing; allowed: a source checkout"):
+        LabSpec().check()
+
+
 def test_guest_conf_and_qemu_command(tmp_path):
     spec = LabSpec(experiments=["cma_single", "cma_chunked_o9", "buddy_compaction_movable"])
     conf, exps = guest_conf(spec)

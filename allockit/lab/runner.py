@@ -27,7 +27,7 @@ import numpy as np
 from ..mm.constants import ERRNO_NAMES, PAGE_SIZE
 from ..units import parse_size_pages
 from .guest import build_initramfs, build_static, parse_console
-from .kernel import REPO, check_kernel, ensure_kernel
+from .kernel import LAB_DIR, REPO, check_kernel, ensure_kernel
 
 DATA_DIR = REPO / "data" / "lab"
 
@@ -157,6 +157,11 @@ class LabSpec:
             raise ValueError(f"accel: {self.accel!r}; allowed: auto, tcg, kvm")
         if self.timeout_s is not None and self.timeout_s < 30:
             raise ValueError(f"timeout_s: {self.timeout_s}; allowed: >= 30 seconds")
+        if not (LAB_DIR / "guest" / "init").is_file():
+            raise ValueError(
+                f"lab files: {LAB_DIR} is missing; allowed: a source checkout installed with "
+                "`make setup` or `pip install -e .` (the lab builds from lab/ beside allockit/)"
+            )
 
     def timeout(self) -> int:
         """Wall-clock limit for the whole guest run: boot + warm-up + every trial's worst case
