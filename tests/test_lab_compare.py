@@ -156,3 +156,22 @@ def test_state_differences_point_to_the_workload():
     found = compare.state_disagreements(lab, sim)
     assert len(found) == 1 and found[0].startswith("state free CMA pages: 46.9 MiB in the guest")
     assert compare.state_disagreements(lab, lab) == []  # 0 dirty pages on both: no finding
+
+
+def test_busy_shares_put_the_census_beside_the_model():
+    lab = _frame({"cma_chunked": [(4800, 100.0, 4)] * 2, "cma_many": [(4800, 900.0, 10)] * 2})
+    lab["busy_fails"] = [4, 4, 10, 10]
+    lab["busy_jbd"] = [4, 2, 1, 1]
+    sim = _frame({"cma_chunked": [(4800, 100.0, 3)] * 2, "cma_many": [(4800, 900.0, 8)] * 2})
+    for c in compare.SIM_BUSY:
+        sim[f"sim_busy_{c}"] = 0
+    sim["sim_busy_journal"] = [3, 3, 8, 8]
+    t = compare.busy_shares(lab, sim)
+    assert t.loc["cma_chunked", "lab_journal_share"] == 0.75
+    assert t.loc["cma_many", "lab_journal_share"] == 0.1
+    assert t.loc["cma_many", "sim_journal_share"] == 1.0 and t.loc["cma_many", "sim_fails"] == 16
+    found = compare.busy_disagreements(t)
+    assert len(found) == 1 and found[0].startswith("cma_many: 10% of the kernel's busy pages")
+    # runs from before the census: the lab side is empty, nothing to disagree about
+    old = compare.busy_shares(lab.drop(columns=["busy_fails", "busy_jbd"]), sim)
+    assert old["lab_journal_share"].isna().all() and compare.busy_disagreements(old) == []

@@ -221,6 +221,55 @@ def disagreements(table: pd.DataFrame) -> list[str]:
     return out
 
 
+# The simulator's classes of the first busy page (mm/pagestate.busy_page_class).
+SIM_BUSY = ("journal", "pinned", "io", "nolru", "free", "other")
+BUSY_SHARE_GAP = 0.3  # |share of failures on journaled metadata, lab - sim|
+
+
+def busy_shares(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    """What the busy pages were, per strategy: the -EBUSY failures on each side and the share
+    of them whose first busy page was ext4 metadata that jbd2 holds (the lab module's
+    ``busy_jbd`` against the model's ``sim_busy_journal``), then the model's other classes.
+    Lab columns are NaN for runs recorded before the census."""
+    g = sim.groupby("strategy", sort=False)
+    fails = g[[f"sim_busy_{c}" for c in SIM_BUSY]].sum()
+    total = fails.sum(axis=1)
+    out = pd.DataFrame({"sim_fails": total})
+    for c in SIM_BUSY:
+        out[f"sim_{c}_share"] = fails[f"sim_busy_{c}"] / total.where(total > 0)
+    if "busy_fails" in lab.columns:
+        d = lab[lab["busy_fails"].notna()]
+        lg = d.groupby("strategy", sort=False)
+        lab_fails = lg["busy_fails"].sum()
+        jbd = lg["busy_jbd"].sum() if "busy_jbd" in d.columns else lab_fails * np.nan
+        lab_part = pd.DataFrame({
+            "lab_fails": lab_fails, "lab_journal_share": jbd / lab_fails.where(lab_fails > 0),
+        })  # fmt: skip
+    else:
+        lab_part = pd.DataFrame(columns=["lab_fails", "lab_journal_share"], dtype=float)
+    return lab_part.join(out, how="outer")
+
+
+def busy_disagreements(shares: pd.DataFrame) -> list[str]:
+    """Strategies whose failures the two sides blame on journaled metadata in clearly
+    different shares (by more than BUSY_SHARE_GAP), with what that points to."""
+    out = []
+    for s, r in shares.iterrows():
+        a, b = r.get("lab_journal_share"), r.get("sim_journal_share")
+        if pd.notna(a) and pd.notna(b) and abs(a - b) > BUSY_SHARE_GAP:
+            out.append(
+                f"{s}: {a:.0%} of the kernel's busy pages were ext4 metadata held by jbd2 vs "
+                f"{b:.0%} simulated -> the other blockers: pages off the LRU or with extra "
+                "references (params/workload-kbuild.yaml pin and read-lock rates; reclaim "
+                "isolating pages concurrently is not modelled)"
+                if a < b else
+                f"{s}: {a:.0%} of the kernel's busy pages were ext4 metadata held by jbd2 vs "
+                f"{b:.0%} simulated -> the journaled-metadata rates (params/workload-kbuild.yaml "
+                "metadata_*)"
+            )  # fmt: skip
+    return out
+
+
 def distortion(lab: pd.DataFrame) -> pd.DataFrame:
     """Per run: the guest's slowdown against the host for each calibration figure (TCG makes
     integer work ~1-2x, page faults ~5-20x, bulk memory 20-150x slower; I/O is not slowed)."""
