@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .kernel import LAB_DIR, KernelBuild
 
-KINDS = ("boot", "calib", "cma", "workload", "warm", "meminfo", "result", "error", "done")
+KINDS = ("boot", "calib", "cma", "workload", "warm", "meminfo", "result", "busy", "error", "done")
 
 # Kernel messages that mean the guest kernel crashed (the run's results cannot be trusted).
 CRASH_PATTERNS = (
