@@ -127,6 +127,8 @@ struct busy_rec {
 	void *aops;
 	int count, mapcount, extra;	/* page_count, mapcount (-1: typed/slab), refs unexplained */
 	int bh_count;			/* b_count of the first buffer head, -1: none / unreadable */
+	unsigned long bh_state;		/* its b_state (BH_JBD: jbd2 holds a journal_head on it) */
+	u64 bh_blocknr;
 	unsigned int cls, corder, in_cma;
 	unsigned int hits, last_cls;	/* failures at this pfn in the run, the class at the last */
 	char fs[16];
@@ -134,7 +136,7 @@ struct busy_rec {
 
 static DEFINE_RAW_SPINLOCK(busy_lock);
 static unsigned long busy_count[NR_BC], busy_dcount[NR_BC]; /* failures, distinct pfns */
-static unsigned long busy_bdev, busy_bh_held;
+static unsigned long busy_bdev, busy_bh_held, busy_jbd;
 static unsigned long busy_fails, busy_repeat, busy_same_last, busy_outside, busy_last_pfn;
 static unsigned long *busy_seen;		/* bitmap: CMA-area offsets that were busy */
 static unsigned long busy_seen_bits, cma_base_pfn;
@@ -236,6 +238,9 @@ static void classify(struct page *page, struct busy_rec *b)
 
 			if (!get_kernel_nofault(cnt, &bh->b_count))
 				b->bh_count = atomic_read(&cnt);
+			if (get_kernel_nofault(b->bh_state, &bh->b_state) ||
+			    get_kernel_nofault(b->bh_blocknr, &bh->b_blocknr))
+				b->bh_state = b->bh_blocknr = 0;
 		}
 		/* page cache holds one reference per page, private data one */
 		b->extra = b->count - b->mapcount - nr - (page_has_private(head) ? 1 : 0);
@@ -288,6 +293,8 @@ static int tpi_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		busy_bdev++;
 	if (b.bh_count > 0)
 		busy_bh_held++;
+	if (b.bh_count >= 0 && (b.bh_state & (1UL << BH_PrivateStart)))
+		busy_jbd++;
 	if (b.cls != BC_RACED) {
 		bool seen = false;
 		unsigned int i;
@@ -357,7 +364,7 @@ static void busy_reset(void)
 	raw_spin_lock_irqsave(&busy_lock, flags);
 	memset(busy_count, 0, sizeof(busy_count));
 	memset(busy_dcount, 0, sizeof(busy_dcount));
-	busy_bdev = busy_bh_held = 0;
+	busy_bdev = busy_bh_held = busy_jbd = 0;
 	busy_fails = busy_repeat = busy_same_last = busy_outside = 0;
 	busy_last_pfn = ULONG_MAX;
 	busy_nrec = 0;
@@ -378,11 +385,11 @@ static int busy_summary(char *buf, size_t len)
 	n = scnprintf(buf, len,
 		      " tpi_calls=%ld busy_fails=%lu busy_distinct=%lu busy_repeat=%lu "
 		      "busy_same_last=%lu busy_outside=%lu sip_calls=%ld sip_fail=%ld "
-		      "busy_missed=%d busy_bdev=%lu busy_bh_held=%lu",
+		      "busy_missed=%d busy_bdev=%lu busy_bh_held=%lu busy_jbd=%lu",
 		      atomic_long_read(&tpi_calls), busy_fails,
 		      (unsigned long)bitmap_weight(busy_seen, busy_seen_bits), busy_repeat, busy_same_last,
 		      busy_outside, atomic_long_read(&sip_calls), atomic_long_read(&sip_fail),
-		      tpi_probe.nmissed + sip_probe.nmissed, busy_bdev, busy_bh_held);
+		      tpi_probe.nmissed + sip_probe.nmissed, busy_bdev, busy_bh_held, busy_jbd);
 	for (i = 0; i < NR_BC; i++)
 		n += scnprintf(buf + n, len - n, " busy_%s=%lu", bc_names[i], busy_count[i]);
 	for (i = 0; i < NR_BC; i++)
@@ -410,8 +417,8 @@ static ssize_t busy_read(struct file *file, char __user *ubuf, size_t len, loff_
 		n += scnprintf(buf + n, cap - n,
 			       "i=%u pfn=%lu off=%ld start_off=%ld end_off=%ld class=%s count=%d "
 			       "mapcount=%d extra=%d flags=%pGp anon=%d lru=%d compound_order=%u "
-			       "private=%#lx mapping=%s aops=%ps fs=%s bh_count=%d in_cma=%u hits=%u "
-			       "last_class=%s\n",
+			       "private=%#lx mapping=%s aops=%ps fs=%s bh_count=%d bh_state=%#lx "
+			       "bh_jbd=%d bh_blocknr=%llu in_cma=%u hits=%u last_class=%s\n",
 			       i, b->pfn, (long)(b->pfn - cma_base_pfn),
 			       (long)(b->start - cma_base_pfn), (long)(b->end - cma_base_pfn),
 			       bc_names[b->cls], b->count, b->mapcount, b->extra, &fl,
@@ -419,7 +426,9 @@ static ssize_t busy_read(struct file *file, char __user *ubuf, size_t len, loff_
 			       b->corder, b->private,
 			       !b->mapping ? "none" : (b->mapping & PAGE_MAPPING_ANON) ? "anon" :
 			       (b->mapping & PAGE_MAPPING_MOVABLE) ? "movable" : "file",
-			       b->aops, b->fs[0] ? b->fs : "-", b->bh_count, b->in_cma, b->hits,
+			       b->aops, b->fs[0] ? b->fs : "-", b->bh_count, b->bh_state,
+			       b->bh_count >= 0 && (b->bh_state & (1UL << BH_PrivateStart)) ? 1 : 0,
+			       (unsigned long long)b->bh_blocknr, b->in_cma, b->hits,
 			       bc_names[b->last_cls]);
 	}
 	mutex_unlock(&lab_lock);
