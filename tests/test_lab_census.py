@@ -102,3 +102,13 @@ def test_stray_tokens_join_the_value_before_them_in_busy_lines_only():
     log = parse_console("ALLOCKIT busy trial=0 aops=x [mod] fs=y\nALLOCKIT result a=1 [mod]\n")
     assert log.events["busy"] == [{"trial": 0, "aops": "x [mod]", "fs": "y"}]
     assert len(log.unknown) == 1
+
+
+def test_markdown_table_one_row_per_experiment():
+    from allockit.lab.census import markdown
+
+    rows = rows_from_log(parse_console(CENSUS), LabSpec(kernel="6.1"), HOST, {"kernel": "6.1"})
+    md = markdown(census_table(pd.DataFrame(rows))).splitlines()
+    assert len(md) == 2 + 3
+    assert md[2].startswith("| 6.1 | `cma_single` | 1 | 90 | 4 | file_dirty 74 (82%; 2)")
+    assert md[2].endswith("| 99% / 99% / 99% |")

@@ -71,3 +71,31 @@ def details(console: str | Path) -> pd.DataFrame:
         with opener(console, "rt", errors="replace") as fh:
             console = fh.read()
     return pd.DataFrame(parse_console(console).events["busy"])
+
+
+def markdown(t: pd.DataFrame) -> str:
+    """:func:`census_table` as a Markdown table, one row per kernel and experiment: runs,
+    failures, distinct pfns (summed over runs), classes by failures (share, distinct pfns) and
+    the holder shares."""
+    lines = [
+        "| kernel | experiment | runs | failures | distinct pfns | classes: failures (share; "
+        "distinct pfns) | bdev / bh held / jbd2 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (kernel, strategy), g in t.groupby(["kernel", "strategy"], sort=False):
+        cls = g[~g["class"].str.startswith("holder:")].sort_values("n", ascending=False)
+        hold = g[g["class"].str.startswith("holder:")].set_index("class")
+        cells = "; ".join(
+            f"{r['class']} {r['n']:,} ({r['share']:.0%}; {int(r['distinct']):,})"
+            for _, r in cls.iterrows()
+        )
+        hs = " / ".join(
+            f"{hold.loc[f'holder:{h}', 'share']:.0%}" if f"holder:{h}" in hold.index else "0%"
+            for h in HOLDERS
+        )
+        fails, runs = int(g["fails"].iloc[0]), int(g["runs"].iloc[0])
+        lines.append(
+            f"| {kernel} | `{strategy}` | {runs} | {fails:,} | {int(cls['distinct'].sum()):,} "
+            f"| {cells or '–'} | {hs if fails else '–'} |"
+        )
+    return "\n".join(lines)
