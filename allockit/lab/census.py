@@ -35,7 +35,8 @@ def census_table(df: pd.DataFrame, by: tuple[str, ...] = ("kernel", "strategy"))
     Only rows that carry the census (``busy_fails`` not null) count; ``runs`` is their number,
     ``fails`` the group's -EBUSY total, ``distinct`` the sum over runs of the distinct busy
     pfns of each run (a pfn busy in two runs counts twice). Classes with no failure are left
-    out. The rows ``holder:<name>`` are the failures whose page was a block-device page
+    out; a pfn counts as distinct in the class of its first failure in the run. The rows
+    ``holder:<name>`` are the failures whose page was a block-device page
     (``bdev``), had a referenced buffer head (``bh_held``), or one with a jbd2 journal_head
     (``jbd``) -- overlapping the classes, shares of the same total.
     """
@@ -73,6 +74,10 @@ def details(console: str | Path) -> pd.DataFrame:
     return pd.DataFrame(parse_console(console).events["busy"])
 
 
+def _pct(share: float) -> str:
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
+
+
 def markdown(t: pd.DataFrame) -> str:
     """:func:`census_table` as a Markdown table, one row per kernel and experiment: runs,
     failures, distinct pfns (summed over runs), classes by failures (share, distinct pfns) and
@@ -86,11 +91,11 @@ def markdown(t: pd.DataFrame) -> str:
         cls = g[~g["class"].str.startswith("holder:")].sort_values("n", ascending=False)
         hold = g[g["class"].str.startswith("holder:")].set_index("class")
         cells = "; ".join(
-            f"{r['class']} {r['n']:,} ({r['share']:.0%}; {int(r['distinct']):,})"
+            f"{r['class']} {r['n']:,} ({_pct(r['share'])}; {int(r['distinct']):,})"
             for _, r in cls.iterrows()
         )
         hs = " / ".join(
-            f"{hold.loc[f'holder:{h}', 'share']:.0%}" if f"holder:{h}" in hold.index else "0%"
+            _pct(hold.loc[f"holder:{h}", "share"]) if f"holder:{h}" in hold.index else "0%"
             for h in HOLDERS
         )
         fails, runs = int(g["fails"].iloc[0]), int(g["runs"].iloc[0])
