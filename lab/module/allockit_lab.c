@@ -27,6 +27,10 @@
  * the simulator's sim_alloc_contig_ebusy / sim_cma_alloc_retry). All allocations pass
  * __GFP_NOWARN / no_warn so that failure reports do not flood the (slow, emulated) serial console.
  *
+ * The result line then carries the busy-page census of the run (busy_fails=.. busy_<class>=..
+ * busy_distinct_<class>=.., see "the busy-page census" below) and
+ * /sys/kernel/debug/allockit_lab/busy reads one line per distinct busy pfn (the first 20).
+ *
  * /sys/kernel/debug/allockit_lab/info reads "cma=<name> base_pfn=<pfn> count=<pages>".
  * cma_alloc and friends are exported by lab/kernel/build-kernel.sh (not exported upstream).
  */
