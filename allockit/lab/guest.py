@@ -6,6 +6,11 @@ is the kernel's own output, which is scanned for crashes (panic, Oops, BUG) so t
 crash is reported, never read as a short result. ``build_initramfs`` assembles the initramfs:
 busybox, the init script, the run's configuration, the measuring module built against the
 cached kernel tree, and the calibration and churn programs built static on the host.
+
+``busy`` lines are the module's census of the pages that made ``alloc_contig_range`` fail: one
+line per distinct busy pfn (the first 20 of an experiment run), printed after its ``result``
+line, which carries the run's totals (``busy_<class>`` failures, ``busy_distinct_<class>``
+distinct pfns; ``allockit/lab/census.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 
 from .kernel import LAB_DIR, KernelBuild
 
-KINDS = ("boot", "calib", "cma", "workload", "warm", "meminfo", "result", "error", "done")
+KINDS = ("boot", "calib", "cma", "workload", "warm", "meminfo", "result", "busy", "error", "done")
 
 # Kernel messages that mean the guest kernel crashed (the run's results cannot be trusted).
 CRASH_PATTERNS = (
@@ -43,13 +48,21 @@ WARNING_PATTERNS = (
 _LINE_RE = re.compile(r"ALLOCKIT (\w+)((?: \S+)*)\s*$")
 
 
-def parse_kv(text: str) -> dict[str, int | float | str]:
-    """``a=1 b=x c=1.5`` -> {"a": 1, "b": "x", "c": 1.5}; tokens without ``=`` are an error."""
+def parse_kv(text: str, join_stray: bool = False) -> dict[str, int | float | str]:
+    """``a=1 b=x c=1.5`` -> {"a": 1, "b": "x", "c": 1.5}; tokens without ``=`` are an error,
+    unless ``join_stray``: then such a token is appended (after a space) to the value before it
+    (the busy census prints symbols with ``%ps``, which reads ``name [module]`` for a module's
+    symbol)."""
     out: dict[str, int | float | str] = {}
+    last = None
     for tok in text.split():
         key, sep, value = tok.partition("=")
+        if join_stray and not sep and last is not None:
+            out[last] = f"{out[last]} {tok}"
+            continue
         if not sep or not key:
             raise ValueError(f"guest line: token {tok!r} is not key=value")
+        last = key
         for conv in (int, float):
             try:
                 out[key] = conv(value)
@@ -111,7 +124,7 @@ def parse_console(text: str) -> ConsoleLog:
             log.unknown.append(line)
             continue
         try:
-            log.events[m.group(1)].append(parse_kv(m.group(2)))
+            log.events[m.group(1)].append(parse_kv(m.group(2), join_stray=m.group(1) == "busy"))
         except ValueError:
             log.unknown.append(line)
     return log

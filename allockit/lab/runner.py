@@ -88,6 +88,12 @@ WORKLOADS = {
     "idle": "no workload: the CMA area is free",
 }
 CALIB_FIELDS = ("int_ns", "memcpy_ns", "memset_ns", "fault_ns")
+# result-line fields of the busy census that are not busy_*: their column names
+CENSUS_RENAMES = {
+    "tpi_calls": "test_pages_isolated_calls",
+    "sip_calls": "start_isolate_calls",
+    "sip_fail": "start_isolate_failures",
+}
 # The factor that 'latency_ms_corrected' divides by: first-touch page faults run the same class
 # of kernel code as migration (page allocator, rmap, LRU, a 4 KiB clear/copy per page).
 CORRECTION_FIELD = "fault_ns"
@@ -321,6 +327,12 @@ def rows_from_log(log, spec: LabSpec, host_calib: dict, meta: dict) -> list[dict
             "guest_uptime_s": m["t"],
             "workload_cc1": m.get("cc1"),  # compiler processes running (kbuild workload)
         }
+        # the busy-page census (guests from the census module on): what blocked
+        # alloc_contig_range, by class, as failures and as distinct pfns (allockit/lab/census.py)
+        for key, col in CENSUS_RENAMES.items():
+            if key in r:
+                row[col] = r[key]
+        row.update({k: v for k, v in r.items() if k.startswith("busy_")})
         kbs = {k[:-3]: int(v) for k, v in m.items() if k.endswith("_kb")}
         row.update({f"meminfo_{k}_kb": v for k, v in kbs.items()})
         # the simulator's warm_* summary (pages), from /proc/meminfo
