@@ -168,14 +168,16 @@ class _Builder:
     def build(self) -> np.ndarray:
         if not self.cols:
             return np.zeros(0, dtype=EVENT_DTYPE)
-        parts = [np.concatenate([c[i] for c in self.cols]) for i in range(7)]
-        ev = np.zeros(len(parts[0]), dtype=EVENT_DTYPE)
-        for name, col in zip(
-            ("time", "obj", "arg", "kind", "cpu", "order", "pkind"), parts, strict=True
-        ):
-            ev[name] = col
-        order = np.argsort(ev["time"], kind="stable")
-        return ev[order]
+        # sort the time column alone, then fill each field already in order (permuting the
+        # packed records instead takes twice as long at millions of events)
+        times = np.concatenate([c[0] for c in self.cols])
+        order = np.argsort(times, kind="stable")
+        ev = np.zeros(len(order), dtype=EVENT_DTYPE)  # zeros: the padding bytes are fixed too
+        ev["time"] = times[order]
+        for i, name in enumerate(("obj", "arg", "kind", "cpu", "order", "pkind"), start=1):
+            col = np.concatenate([np.asarray(c[i], dtype=EVENT_DTYPE[name]) for c in self.cols])
+            ev[name] = col[order]
+        return ev
 
 
 def generate_kbuild(
