@@ -53,7 +53,8 @@ def test_each_kind_of_disagreement_is_named_with_its_mechanism():
     assert "cma_single: median busy retries 200 on the kernel vs 0" in text
     assert "cma_chunked: median busy retries 3" in text
     assert "cma_many: median latency 5e+04 ms" in text and "(50x)" in text
-    assert "buddy_compaction: median pages obtained 200 on the kernel vs 1900" in text
+    assert "buddy_compaction: median pages obtained when falling short 200 on the kernel" in text
+    assert "vs 1900 simulated" in text
     assert "buddy_compaction_movable: median latency 200 ms" in text and "no time" in text
     # the simulation has cma_single faster than cma_chunked; the kernel the other way round
     assert any(
@@ -175,3 +176,14 @@ def test_busy_shares_put_the_census_beside_the_model():
     # runs from before the census: the lab side is empty, nothing to disagree about
     old = compare.busy_shares(lab.drop(columns=["busy_fails", "busy_jbd"]), sim)
     assert old["lab_journal_share"].isna().all() and compare.busy_disagreements(old) == []
+
+
+def test_all_or_nothing_calls_compare_their_short_trials():
+    """Half the kernel's single calls got 4,800 and half 0; every simulated one 0: the pages
+    obtained when falling short agree (0 = 0), whatever the pooled median says."""
+    lab = _frame({"cma_single": [(4800, 100.0, 0)] * 2 + [(0, 900.0, 201)] * 2})
+    sim = _frame({"cma_single": [(0, 800.0, 201)] * 4})
+    t = compare.side_by_side(lab, sim)
+    assert t.loc["cma_single", "lab_got_med"] == 2400
+    assert t.loc["cma_single", "lab_got_short_med"] == 0 == t.loc["cma_single", "sim_got_short_med"]
+    assert not any("pages obtained" in d for d in compare.disagreements(t))

@@ -42,7 +42,7 @@ MECHANISMS = {
 # Thresholds for calling two sides different (10 trials a side: coarse on purpose).
 SUCCESS_GAP = 0.3  # |success rate lab - sim|
 LATENCY_FACTOR = 10.0  # corrected lab median vs sim median, either way
-GOT_GAP = 0.3  # |median got lab - sim| as a share of the larger, when both sides fall short
+GOT_GAP = 0.3  # |median got of the short trials, lab - sim| as a share of the larger
 
 
 def usable(df: pd.DataFrame) -> pd.Series:
@@ -136,6 +136,10 @@ def _summary(df: pd.DataFrame, latency: str, busy: str) -> pd.DataFrame:
         "n": g.size(),
         "ok": g["success"].sum().astype(int),
         "got_med": g["got"].median(),
+        # over the trials that fell short only: an all-or-nothing call's 0s and 4,800s would
+        # otherwise give a median of 2,400 that no trial had
+        "got_short_med": df[~df["success"].astype(bool)]
+        .groupby("strategy")["got"].median().reindex(g.size().index),
         "lat_med_ms": g[latency].median(),
         "lat_p90_ms": g[latency].quantile(0.9),
         "busy_med": g[busy].median(),
@@ -179,12 +183,12 @@ def disagreements(table: pd.DataFrame) -> list[str]:
                 f"{s}: success {r['lab_ok']:.0f}/{r['lab_n']:.0f} on the kernel vs "
                 f"{r['sim_ok']:.0f}/{r['sim_n']:.0f} simulated -> {hint}"
             )
-        lg, sg = r["lab_got_med"], r["sim_got_med"]
+        lg, sg = r["lab_got_short_med"], r["sim_got_short_med"]
         nr = max(lg, sg, 1)
         if lab_rate < 1 and sim_rate < 1 and abs(lg - sg) > GOT_GAP * nr:
             out.append(
-                f"{s}: median pages obtained {lg:g} on the kernel vs {sg:g} simulated (both "
-                f"fall short) -> {hint}"
+                f"{s}: median pages obtained when falling short {lg:g} on the kernel vs {sg:g} "
+                f"simulated -> {hint}"
             )
         lb, sb = r["lab_busy_med"], r["sim_busy_med"]
         if (lb > 0) != (sb > 0):
