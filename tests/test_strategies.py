@@ -59,6 +59,11 @@ def test_journaled_metadata_is_held_until_written_back_and_committed():
     pinned_at = zip(pins["obj"].tolist(), pins["time"].tolist(), strict=True)
     assert all(born[o] < t for o, t in pinned_at)
     assert set(pins["obj"].tolist()) <= set(ev[ev["kind"] == EV_DIRTY]["obj"].tolist())
+    # a third of the journal events create their block: a page allocated just before
+    pinned_at = zip(pins["obj"].tolist(), pins["time"].tolist(), strict=True)
+    created = sum(born[o] == t - 4 for o, t in pinned_at)
+    share = p["metadata_journal_new_fraction"]
+    assert abs(created / len(pins) - share) < 5 * np.sqrt(share * (1 - share) / len(pins))
     # without movable metadata nothing is journaled where it could block
     none = generate_kbuild(
         load_kbuild_params(**WORK, metadata_movable_fraction=0.0), 16384, 2, 40.0,
@@ -146,6 +151,8 @@ def test_request_larger_than_cma_fails_before_work():
 def test_bad_workload_parameter():
     with pytest.raises(ConfigError, match="workload.jobs: -1"):
         load_kbuild_params(jobs=-1)
+    with pytest.raises(ConfigError, match="workload.metadata_journal_new_fraction: 1.5; allowed"):
+        load_kbuild_params(metadata_journal_new_fraction=1.5)
     with pytest.raises(ConfigError, match="workload.bogus: unknown parameter"):
         load_kbuild_params(bogus=1)
 

@@ -88,6 +88,7 @@ PARAM_NAMES = (
     "metadata_movable_fraction",
     "metadata_reads_per_s_per_job",
     "metadata_journal_per_s_per_job",
+    "metadata_journal_new_fraction",
     "commit_interval_s",
     "warmup_s",
 )
@@ -123,6 +124,9 @@ def load_kbuild_params(path: str | Path | None = None, **overrides: Any) -> dict
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ConfigError(f"workload.{name}: {value!r}; allowed: a number >= 0")
+    for name in PARAM_NAMES:
+        if name.endswith("_fraction") and params[name] > 1:
+            raise ConfigError(f"workload.{name}: {params[name]}; allowed: 0 <= x <= 1")
     if params["pagecache_fill"] >= 1:
         raise ConfigError(
             f"workload.pagecache_fill: {params['pagecache_fill']}; allowed: 0 <= x < 1"
@@ -309,8 +313,12 @@ def _metadata(
 
     Only the movable share is generated (the unmovable metadata never sits in CMA or in a
     movable pageblock's way). The stock is part of the page cache read at time 0; new metadata
-    pages are read at a rate per job; journal events pick a metadata page alive at the time
-    (the journaled share of movable and unmovable metadata taken to be the same). A journaled
+    pages are read at a rate per job. A share ``metadata_journal_new_fraction`` of the journal
+    events is on a block created at that moment (``sb_getblk`` of a new bitmap, inode-table or
+    directory block, modified at once): a new page, allocated where new movable allocations
+    go; those pages count against the read rate. The other journal events pick a metadata
+    page alive at the time (the journaled share of movable and unmovable metadata taken to be
+    the same). A journaled
     page holds an extra reference (``REF_JOURNAL``) from the write access until the flusher
     has written it back plus a wait for the next commit; it is dirty from its commit on and
     goes through the flusher like any dirty page (the release time ignores the page's place in
@@ -321,24 +329,36 @@ def _metadata(
     commit_s = p["commit_interval_s"]
     n_stock = int(round(len(cache_objs) * p["metadata_cache_fraction"] * share))
     stock = rng.choice(cache_objs, n_stock, replace=False) if n_stock else cache_objs[:0]
-    n_new = int(rng.poisson(p["metadata_reads_per_s_per_job"] * jobs * share * t_end))
+    journal_rate = p["metadata_journal_per_s_per_job"] * jobs * share
+    created_rate = journal_rate * p["metadata_journal_new_fraction"]
+    read_rate = max(p["metadata_reads_per_s_per_job"] * jobs * share - created_rate, 0.0)
+    n_new = int(rng.poisson(read_rate * t_end))
     new = b.new_objects(n_new)
     born = np.sort(rng.uniform(0.0, t_end, n_new))
     cpus = rng.integers(0, nr_cpus, n_new)
     b.add((born * NS).astype(np.int64), new, EV_ALLOC, cpu=cpus, arg=GFP_HIGHUSER_MOVABLE,
           pkind=PK_FILE)  # fmt: skip
-    m = int(rng.poisson(p["metadata_journal_per_s_per_job"] * jobs * share * t_end))
+    m = int(rng.poisson(journal_rate * t_end))
     # not before the stock exists (the page cache at time 0 is read 10 ns a page)
     when = np.maximum(np.sort(rng.uniform(0.0, t_end, m)), len(cache_objs) * 10 / NS)
     alive = n_stock + np.searchsorted(born, when, side="right")
     pick = (rng.random(m) * alive).astype(np.int64)
+    created = rng.random(m) < p["metadata_journal_new_fraction"]
     commit = when + rng.uniform(0.0, commit_s, m)
     release = (
         _flusher_tick(p, commit) + p["storage_latency_ms"] / 1000.0 + rng.uniform(0.0, commit_s, m)
     )
-    has = alive > 0
-    objs = np.concatenate([stock, new])[pick[has]] if has.any() else new[:0]
-    when, commit, release = when[has], commit[has], release[has]
+    # a created block: a new page, allocated (on a random CPU) just before its write access
+    fresh = b.new_objects(int(created.sum()))
+    b.add((when[created] * NS).astype(np.int64), fresh, EV_ALLOC,
+          cpu=rng.integers(0, nr_cpus, len(fresh)), arg=GFP_HIGHUSER_MOVABLE,
+          pkind=PK_FILE)  # fmt: skip
+    has = created | (alive > 0)
+    objs = np.full(m, -1, dtype=np.int64)
+    objs[created] = fresh
+    old = ~created & (alive > 0)
+    objs[old] = np.concatenate([stock, new])[pick[old]]
+    objs, when, commit, release = objs[has], when[has], commit[has], release[has]
     hold_us = np.minimum((release - when) * 1e6, 2**31 - 1).astype(np.int64) + 1
     # after the allocation of a page born at the same nanosecond
     b.add((when * NS).astype(np.int64) + 4, objs, EV_PIN, arg=hold_us, order=REF_JOURNAL)
