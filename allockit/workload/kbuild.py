@@ -318,11 +318,10 @@ def _metadata(
     directory block, modified at once): a new page, allocated where new movable allocations
     go; those pages count against the read rate. The other journal events pick a metadata
     page alive at the time (the journaled share of movable and unmovable metadata taken to be
-    the same). A journaled
-    page holds an extra reference (``REF_JOURNAL``) from the write access until the flusher
-    has written it back plus a wait for the next commit; it is dirty from its commit on and
-    goes through the flusher like any dirty page (the release time ignores the page's place in
-    the flusher's queue, milliseconds against tens of seconds).
+    the same). A journaled page holds an extra reference (``REF_JOURNAL``) from the write
+    access until the flusher has written it back plus a wait for the next commit; it is dirty
+    from its commit on and goes through the flusher like any dirty page (the release time
+    ignores the page's place in the flusher's queue, milliseconds against tens of seconds).
     """
     jobs = p["jobs"]
     share = p["metadata_movable_fraction"]
@@ -356,8 +355,8 @@ def _metadata(
     has = created | (alive > 0)
     objs = np.full(m, -1, dtype=np.int64)
     objs[created] = fresh
-    old = ~created & (alive > 0)
-    objs[old] = np.concatenate([stock, new])[pick[old]]
+    existing = ~created & (alive > 0)
+    objs[existing] = np.concatenate([stock, new])[pick[existing]]
     objs, when, commit, release = objs[has], when[has], commit[has], release[has]
     hold_us = np.minimum((release - when) * 1e6, 2**31 - 1).astype(np.int64) + 1
     # after the allocation of a page born at the same nanosecond
