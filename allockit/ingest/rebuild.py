@@ -131,6 +131,13 @@ def page_flags(kpf: np.ndarray, kpc: np.ndarray | None) -> tuple[np.ndarray, np.
     return f, mapped.astype(np.uint8)
 
 
+def present_pageblocks(present: np.ndarray, pb: int) -> np.ndarray:
+    """Per whole pageblock: does it hold a page the kernel has a state for? The blocks
+    pagetypeinfo counts, over which the placement distributes its totals."""
+    n = len(present) // pb
+    return present[: n * pb].reshape(n, pb).any(axis=1)
+
+
 def place_migratetypes(
     f: np.ndarray, present: np.ndarray, pb: int, totals: dict[str, int], cma_placement: str
 ) -> np.ndarray:
@@ -140,7 +147,7 @@ def place_migratetypes(
     blocks = f[: n * pb].reshape(n, pb)
     kernel = ((blocks & (PG_slab | PG_pagetable | PG_reserved)) != 0).sum(axis=1)
     slab = ((blocks & PG_slab) != 0).sum(axis=1)
-    live = np.flatnonzero(present[: n * pb].reshape(n, pb).any(axis=1))  # as in Rebuilt
+    live = np.flatnonzero(present_pageblocks(present, pb)[:n])
     ncma = int(totals.get("CMA", 0))
     if ncma:
         if cma_placement != "top":
@@ -241,9 +248,7 @@ def rebuild_zone(
     if cma_count:
         zz[Z_CMA_BASE] = cma_base
         zz[Z_CMA_COUNT] = cma_count
-    n_pb = len(mt)
-    present_blocks = present[: n_pb * pb].reshape(n_pb, pb).any(axis=1)
-    return Rebuilt(s, node, zone, base, cma_base, cma_count, present_blocks)
+    return Rebuilt(s, node, zone, base, cma_base, cma_count, present_pageblocks(present, pb))
 
 
 def self_check(snap: Snapshot, r: Rebuilt) -> pd.DataFrame:
