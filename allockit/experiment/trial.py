@@ -28,6 +28,7 @@ from ..mm.constants import (
 )
 from ..mm.costs import load_costs
 from ..mm.state import Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
+from ..mm.vmstat import VMSTAT_NAMES
 from ..strategies import STRATEGIES, Request, check, get
 from ..workload.kbuild import generate_kbuild, load_kbuild_params
 from ..workload.replay import check_replay, replay_workload
@@ -48,12 +49,7 @@ COUNTERS = (
     "sim_alloc_contig_range",
     "sim_alloc_contig_ebusy",
     "sim_cma_alloc_retry",
-    "sim_busy_free",
-    "sim_busy_journal",
-    "sim_busy_pinned",
-    "sim_busy_io",
-    "sim_busy_nolru",
-    "sim_busy_other",
+    *(n for n in VMSTAT_NAMES if n.startswith("sim_busy_")),  # the first busy page's class
     "compact_stall",
     "allocstall",
     "sim_bg_alloc_fail",

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..mm.vmstat import VMSTAT_NAMES
 from .runner import DATA_DIR, EXPERIMENTS
 
 # lab kernel series -> the simulator's kernel model ("5.9": next-20200813, the seed's tree)
@@ -225,8 +226,9 @@ def disagreements(table: pd.DataFrame) -> list[str]:
     return out
 
 
-# The simulator's classes of the first busy page (mm/pagestate.busy_page_class).
-SIM_BUSY = ("journal", "pinned", "io", "nolru", "free", "other")
+# The simulator's classes of the first busy page (mm/pagestate.busy_page_class): its
+# sim_busy_<class> counters.
+SIM_BUSY = tuple(n.removeprefix("sim_busy_") for n in VMSTAT_NAMES if n.startswith("sim_busy_"))
 BUSY_SHARE_GAP = 0.3  # |share of failures on journaled metadata, lab - sim|
 
 
