@@ -10,7 +10,9 @@ from allockit.experiment.trial import TrialSpec, check_spec, run_trial, warm_mac
 from allockit.mm.background import EV_ALLOC, EV_DIRTY, EV_PIN
 from allockit.mm.config import ConfigError
 from allockit.mm.constants import REF_JOURNAL
+from allockit.mm.introspect import free_mask
 from allockit.mm.invariants import check_invariants
+from allockit.mm.owners import OWNER_CONTIG
 from allockit.strategies import STRATEGIES, Request, get, release
 from allockit.workload.kbuild import generate_kbuild, load_kbuild_params
 
@@ -98,14 +100,30 @@ def test_warm_machine_has_the_workload_population():
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_every_strategy_runs_and_releases(name):
+    """What a strategy returns is what it holds: disjoint, aligned pieces covering exactly the
+    blocks it got, allocated to it (in the CMA area for the CMA strategies), and no longer its
+    own after ``release`` (freed: the workload, running on, may take them again)."""
     cfg, s, kb = warm_machine(spec(**{name: {}}), np.random.SeedSequence(1))
     r = get(name)(s, Request(order=4, nr_elem=64))
     assert 0 <= r.got <= 64
     assert r.latency_ns > 0
     assert sum(r.breakdown_ns.values()) == r.latency_ns
     assert r.success == (r.got == 64)
+    assert (r.errno == "0") == r.success, r.errno  # a shortfall names its errno
+    held = np.zeros(len(s.owner), dtype=bool)
+    for kind, pfn, npages in r.pieces:
+        assert kind in ("cma", "contig", "buddy") and pfn % 16 == 0 and npages % 16 == 0
+        assert not held[pfn : pfn + npages].any(), "pieces overlap"
+        held[pfn : pfn + npages] = True
+    assert held.sum() == r.got * 16
+    cma = slice(cfg.cma_base_pfn, cfg.cma_base_pfn + cfg.cma_size)
+    assert not free_mask(s)[held].any(), "a page the strategy holds is on a free list"
+    if STRATEGIES[name].NEEDS_CMA:
+        assert held[cma].sum() == held.sum(), "a CMA strategy's pages lie outside the area"
+        assert (s.owner[held] == OWNER_CONTIG).all()
     check_invariants(s)
     release(s, r)
+    assert not (s.owner[held] == OWNER_CONTIG).any()
     check_invariants(s)
 
 
@@ -158,35 +176,22 @@ def test_bad_workload_parameter():
 
 
 def test_cli_run_json_lines(capsys):
-    rc = cli(
-        [
-            "run",
-            "--strategy",
-            "cma_chunked",
-            "--ram",
-            "64M",
-            "--cma-size",
-            "16M",
-            "--cpus",
-            "2",
-            "--order",
-            "4",
-            "--nr-elem",
-            "32",
-            "--intensity",
-            "1",
-            "--trials",
-            "2",
-            "--horizon",
-            "1",
-            "--json",
-        ]
-    )
+    argv = [
+        "run", "--strategy", "cma_chunked", "--ram", "64M", "--cma-size", "16M", "--cpus", "2",
+        "--order", "4", "--nr-elem", "32", "--intensity", "1", "--trials", "2", "--horizon", "1",
+        "--json",
+    ]
+    rc = cli(argv)
     assert rc == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    rows = [json.loads(x) for x in lines]
+    out = capsys.readouterr().out
+    rows = [json.loads(x) for x in out.strip().splitlines()]
     assert [r["trial"] for r in rows] == [0, 1]
     assert all(r["strategy"] == "cma_chunked" and 0 <= r["got"] <= 32 for r in rows)
+    assert all(r["latency_ms"] > 0 and r["ram_pages"] == 16384 for r in rows)
+    assert rows[0] != rows[1]  # two trials, two workload streams
+    # the same command prints the same bytes; another seed other trials
+    assert cli(argv) == 0 and capsys.readouterr().out == out
+    assert cli([*argv, "--seed", "2"]) == 0 and capsys.readouterr().out != out
 
 
 def test_cli_bad_input_is_one_clear_line(capsys):

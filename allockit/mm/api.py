@@ -129,8 +129,12 @@ class CallResult:
         return ERRNO_NAMES.get(self.ret, str(self.ret))
 
 
-class _Timed:
-    """Snapshot clock, time categories and counters around a compiled call."""
+class Timed:
+    """What a call into the simulated kernel cost: the clock, the time categories and the
+    vmstat counters are snapshotted when it is made, ``result`` gives the differences.
+
+    Strategies open one around their whole sequence of kernel calls.
+    """
 
     def __init__(self, state: MachineState):
         self.state = state
@@ -170,7 +174,7 @@ def cma_alloc(
     check_cpu(state, cpu)
     if int(state.zone[Z_CMA_COUNT]) == 0:
         raise ValueError("cma_alloc: this machine has no CMA area (machine.cma_size is 0)")
-    t = _Timed(state)
+    t = Timed(state)
     pfn, ret, tries = cma.cma_alloc(state, cpu, count, align, flags)
     return t.result(int(ret), None if pfn < 0 else int(pfn), tries=int(tries))
 
@@ -188,7 +192,7 @@ def cma_release(state: MachineState, pfn: int, count: int, cpu: int = 0) -> Call
     if (owners != OWNER_CONTIG).any():
         bad = pfn + int(np.flatnonzero(owners != OWNER_CONTIG)[0])
         raise ValueError(f"pfn: {bad} was not allocated by cma_alloc (double release?)")
-    t = _Timed(state)
+    t = Timed(state)
     cma.cma_release(state, cpu, pfn, count)
     return t.result(0, pfn)
 
@@ -209,7 +213,7 @@ def alloc_contig_range(
     """
     mt = parse_migratetype(migratetype)
     check_cpu(state, cpu)
-    t = _Timed(state)
+    t = Timed(state)
     n = state.nr_pages
     if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= n):
         return t.result(-EINVAL, None, busy_pfn=-1)
@@ -230,6 +234,6 @@ def alloc_pages_timed(state: MachineState, gfp: int | str, order: int, cpu: int 
     gfp = parse_gfp(gfp)
     check_order(order)
     check_cpu(state, cpu)
-    t = _Timed(state)
+    t = Timed(state)
     pfn = int(compaction.alloc_pages_compact(state, cpu, gfp, order))
     return t.result(0 if pfn >= 0 else -ENOMEM, None if pfn < 0 else pfn)

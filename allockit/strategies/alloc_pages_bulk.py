@@ -2,31 +2,35 @@
 
 The chunk heap (Hyesoo Yu, 18 Aug 2020) calls it on one pageblock at a time,
 ``nr_elem = min(remaining, pageblock_nr_pages >> order)``, visiting the CMA area's
-pageblocks round-robin once; ``params['per_pageblock'] = False`` makes one call over the
-whole area instead. ``params['max_tries']`` (default 5): migration rounds before a stuck batch
-is skipped — the RFC's best-effort patch is not on record, so this is a knob (kernel-model
-§6.1).
+pageblocks round-robin once; ``per_pageblock: false`` makes one call over the
+whole area instead. ``max_tries`` (default 5): migration rounds before a stuck batch
+is skipped — the RFC's best-effort patch is not on record, so this is a knob
+(docs/model.md#alloc-pages-bulk).
 """
 
 import numpy as np
 
-from ..mm.api import _Timed
+from ..mm.api import Timed
 from ..mm.buddy import pageblock_nr_pages
 from ..mm.constants import MIGRATE_CMA
 from ..mm.contig import alloc_pages_bulk
 from ..mm.state import Z_CMA_BASE, Z_CMA_COUNT
-from .base import Request, finish
+from .base import Request, count_param, finish, flag_param
+
+PARAMS = {
+    "per_pageblock": (True, flag_param("per_pageblock")),
+    "max_tries": (5, count_param("max_tries", 1)),
+}
+NEEDS_CMA = True
 
 
 def run(state, req: Request):
     req.validate(state)
     cpu = req.cpu_of(state)
-    max_tries = int(req.params.get("max_tries", 5))
-    if max_tries < 1:
-        raise ValueError(f"max_tries: {max_tries}; allowed: >= 1")
-    per_pb = bool(req.params.get("per_pageblock", True))
+    max_tries = req.params["max_tries"]
+    per_pb = req.params["per_pageblock"]
     base, count = int(state.zone[Z_CMA_BASE]), int(state.zone[Z_CMA_COUNT])
-    t = _Timed(state)
+    t = Timed(state)
     out = np.zeros(req.nr_elem, dtype=np.int64)
     got, calls, ret, pieces = 0, 0, 0, []
     step = int(pageblock_nr_pages(state)) if per_pb else count

@@ -1,27 +1,24 @@
 """S5, David Hildenbrand's reply: ``cma_alloc`` MAX_ORDER-1 chunks and split each.
 
-``params['chunk_order']`` (default 10 = MAX_ORDER-1; 9 is the pageblock-size variant the
-Pixel 6 chunk heap shipped) must be ≥ the requested order. Chunks are requested with
-``align = chunk_order`` until enough order-k pages are had or a ``cma_alloc`` fails (the
-area has no window left that can be made free).
+``chunk_order`` (default 10 = MAX_ORDER-1; 9 is the pageblock-size variant the Pixel 6 chunk
+heap shipped) must be ≥ the requested order. Chunks are requested with ``align =
+chunk_order`` until enough order-k pages are had or a ``cma_alloc`` fails (the area has no
+window left that can be made free).
 """
 
 from ..mm import cma
-from ..mm.api import _Timed, check_order
-from .base import Request, finish
+from ..mm.api import Timed
+from .base import Request, chunk_order_param, finish
+
+PARAMS = {"chunk_order": (10, chunk_order_param)}
+NEEDS_CMA = True
 
 
 def run(state, req: Request):
     req.validate(state)
-    chunk_order = int(req.params.get("chunk_order", 10))
-    check_order(chunk_order, "chunk_order")
-    if chunk_order < req.order:
-        raise ValueError(
-            f"chunk_order: {chunk_order} is smaller than the requested order {req.order}; "
-            f"allowed: {req.order}..10"
-        )
+    chunk_order = req.params["chunk_order"]
     cpu = req.cpu_of(state)
-    t = _Timed(state)
+    t = Timed(state)
     per_chunk = 1 << (chunk_order - req.order)
     got, calls, ret, pieces = 0, 0, 0, []
     while got < req.nr_elem:

@@ -1,14 +1,17 @@
 """S4: ``nr_elem`` separate ``cma_alloc(2^order, align=order)`` calls (the RFC's "too slow")."""
 
 from ..mm import cma
-from ..mm.api import _Timed
+from ..mm.api import Timed
 from .base import Request, finish
+
+PARAMS: dict = {}
+NEEDS_CMA = True
 
 
 def run(state, req: Request):
     req.validate(state)
     cpu = req.cpu_of(state)
-    t = _Timed(state)
+    t = Timed(state)
     count = 1 << req.order
     got, calls, ret, pieces = 0, 0, 0, []
     while got < req.nr_elem:

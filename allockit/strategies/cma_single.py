@@ -1,20 +1,22 @@
 """S1: one ``cma_alloc`` of the whole size, split afterwards into order-k pages.
 
-``params['align']``: the alignment order passed to ``cma_alloc`` (default 8: dma_alloc
-callers cap it at CONFIG_CMA_ALIGNMENT = 8; the debugfs path passes 0).
+``align``: the alignment order passed to ``cma_alloc`` (default 8: dma_alloc callers cap it
+at CONFIG_CMA_ALIGNMENT = 8; the debugfs path passes 0).
 """
 
 from ..mm import cma
-from ..mm.api import _Timed, check_order
-from .base import Request, finish
+from ..mm.api import Timed
+from .base import Request, finish, order_param
+
+PARAMS = {"align": (8, order_param("align"))}
+NEEDS_CMA = True
 
 
 def run(state, req: Request):
     req.validate(state)
-    align = int(req.params.get("align", 8))
-    check_order(align, "align")
+    align = req.params["align"]
     cpu = req.cpu_of(state)
-    t = _Timed(state)
+    t = Timed(state)
     count = req.nr_elem << req.order
     pfn, ret, tries = cma.cma_alloc(state, cpu, count, align, 0)
     got = req.nr_elem if pfn >= 0 else 0
