@@ -34,6 +34,8 @@ from .mm.jit import mm_jit
 from .mm.page_alloc import alloc_pages, free_pages
 from .mm.state import Z_MANAGED, Z_NR_CPUS
 from .mm.vmstat import NR_FREE_PAGES
+from .params import load_costs
+from .paths import ROOT
 
 REPEATS = 5
 ORDER_MIX = np.array([0.90, 0.04, 0.03, 0.02, 0.01])  # orders 0..4
@@ -82,7 +84,7 @@ def _draws(rng: np.random.Generator, n: int, nr_cpus: int):
 
 def churn_machine(seed: int = 0, occupancy: float = 0.75):
     """The seed machine filled to ``occupancy``, with a function that times one churn segment."""
-    s = build_machine(machine_config())
+    s = build_machine(machine_config(), load_costs())
     rng = np.random.default_rng(seed)
     managed = int(s.zone[Z_MANAGED])
     target_free = int(managed * (1.0 - occupancy))
@@ -122,7 +124,9 @@ _COMPILE_PROBE = (
     "from allockit.bench import run_churn; run_churn(ops=2000); "
     "from allockit.mm.invariants import check_invariants; "
     "from allockit.mm import build_machine, machine_config; "
-    "check_invariants(build_machine(machine_config(ram='16M', cma_size='4M', kernel_reserved=0))); "
+    "from allockit.params import load_costs; "
+    "check_invariants(build_machine(machine_config(ram='16M', cma_size='4M', kernel_reserved=0), "
+    "load_costs())); "
     "print(time.perf_counter()-t)"
 )
 
@@ -141,7 +145,7 @@ def compile_times() -> dict[str, float]:
     return {"compile_s_cold": round(out[0], 2), "load_s_warm": round(out[1], 2)}
 
 
-C_BUDDY = Path(__file__).resolve().parent.parent / "benchmarks" / "c_buddy.c"
+C_BUDDY = ROOT / "benchmarks" / "c_buddy.c"
 
 
 def build_c_buddy(tmp: Path) -> Path | None:

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .experiment.spec import ROOT, SpecError, read_yaml_mapping
+from .experiment.spec import SpecError, read_yaml_mapping
+from .paths import DATA_DIR, NOTEBOOKS_DIR, ROOT
 
-NOTEBOOKS_DIR = ROOT / "notebooks"
-OUT_DIR = ROOT / "data" / "notebooks"
+OUT_DIR = DATA_DIR / "notebooks"
 
 
 def notebooks(only: list[str] | None = None) -> list[Path]:

@@ -17,10 +17,10 @@ import pandas as pd
 
 from .experiment import spec as specs
 from .experiment.sweep import load_results, run_sweep
+from .paths import DATA_DIR, PARAMS_DIR, ROOT
 from .report.figures import save, trial_figures
 
-ROOT = specs.ROOT
-SEED_FILE = specs.PARAMS_DIR / "seed.yaml"
+SEED_FILE = PARAMS_DIR / "seed.yaml"
 
 SEED_OUTCOMES = {
     "cma_single": "S1: 0/10 ok, up to secs",
@@ -88,7 +88,7 @@ def main(
     if trials is not None:
         ov["trials"] = trials
     spec = specs.load(spec_path, ov)
-    out = out or ROOT / "data"
+    out = out or DATA_DIR
     run = run_sweep(spec, out=out / "sweeps", workers=workers,
                     command=f"allockit reproduce --spec {_rel(Path(spec_path))}")
     df = load_results(run.dir)

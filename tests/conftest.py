@@ -10,6 +10,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from allockit.mm import build_machine, machine_config  # noqa: E402
+from allockit.params import load_costs  # noqa: E402
+
+COSTS = load_costs()  # params/costs.yaml: the simulated kernel reads no files itself
 
 
 def small_config(**overrides):
@@ -21,12 +24,12 @@ def small_config(**overrides):
 
 @pytest.fixture
 def small():
-    return build_machine(small_config())
+    return build_machine(small_config(), COSTS)
 
 
 @pytest.fixture
 def small_nocma():
-    return build_machine(small_config(cma_size=0))
+    return build_machine(small_config(cma_size=0), COSTS)
 
 
 def bare_state(nr_pages=4096, pageblock_order=9, nr_cpus=2, mt=None):
@@ -68,7 +71,7 @@ def populated(n=2600, kinds=None, seed=0, **cfg_overrides):
     from allockit.mm.state import Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, Z_PCP_BATCH, Z_PCP_HIGH
 
     cfg = small_config(**cfg_overrides)
-    s = build_machine(cfg, event_capacity=2 * n + 16, nr_objects=n + 16)
+    s = build_machine(cfg, COSTS, event_capacity=2 * n + 16, nr_objects=n + 16)
     # a 16 MiB zone gets batch 1 / high 0 from zone_batchsize: give it working pcp lists
     s.zone[Z_PCP_BATCH] = 7
     s.zone[Z_PCP_HIGH] = 42

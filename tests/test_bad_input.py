@@ -1,10 +1,10 @@
 """Every invalid machine parameter or API argument fails before any work, naming the field."""
 
 import pytest
-from conftest import small_config
+from conftest import COSTS, small_config
 
 from allockit.mm import ConfigError, api, build_machine, machine_config
-from allockit.units import parse_size_pages
+from allockit.mm.units import parse_size_pages
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_sizes_parse():
 
 @pytest.fixture(scope="module")
 def m():
-    return build_machine(small_config())
+    return build_machine(small_config(), COSTS)
 
 
 @pytest.mark.parametrize("order", [-1, 11, 3.0, "4", True])

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import COSTS
 
 from allockit.mm import build_machine, bytes_per_page, machine_config
 from allockit.mm.boot import init_per_zone_wmark_min, zone_batchsize
@@ -14,7 +15,7 @@ from allockit.mm.vmstat import NR_FREE_CMA_PAGES, NR_FREE_PAGES
 
 def test_seed_machine_layout():
     cfg = machine_config()  # 1.5 GiB, 500 MiB CMA
-    s = build_machine(cfg)
+    s = build_machine(cfg, COSTS)
     check_invariants(s)
     assert s.order.shape[0] == 393216
     assert cfg.cma_size == 128000 and cfg.cma_size // 512 == 250
@@ -30,8 +31,8 @@ def test_seed_machine_layout():
 
 
 def test_pcp_batch_and_high_as_kernel_computes():
-    # kernel-model.md §0: batch 63, high 378 for any zone >= ~1 GiB
-    s = build_machine(machine_config())
+    # docs/model.md#constants: batch 63, high 378 for any zone >= ~1 GiB
+    s = build_machine(machine_config(), COSTS)
     assert s.zone[Z_PCP_BATCH] == 63
     assert s.zone[Z_PCP_HIGH] == 378
     assert zone_batchsize(1024) == 0  # 1 page/1024 -> 1 -> rounddown_pow_of_two(1)-1 = 0
@@ -39,7 +40,7 @@ def test_pcp_batch_and_high_as_kernel_computes():
 
 
 def test_watermarks_follow_thp_recommendation():
-    s = build_machine(machine_config())
+    s = build_machine(machine_config(), COSTS)
     # THP: 2 zones (DMA, DMA32) * 512 * (2 + 9) = 11264 pages, under 5 % of lowmem
     assert s.zone[Z_MIN_FREE_KBYTES] == 11264 * 4
     wmin, wlow, whigh = (int(v) for v in s.zone[Z_WMARK : Z_WMARK + 3])
@@ -49,7 +50,7 @@ def test_watermarks_follow_thp_recommendation():
 
 
 def test_watermarks_without_thp_use_sqrt_rule():
-    s = build_machine(machine_config(transparent_hugepage=False))
+    s = build_machine(machine_config(transparent_hugepage=False), COSTS)
     managed = int(s.zone[Z_MANAGED])
     assert s.zone[Z_MIN_FREE_KBYTES] == init_per_zone_wmark_min(managed)
     assert init_per_zone_wmark_min(1) == 128  # clamp low
@@ -58,7 +59,7 @@ def test_watermarks_without_thp_use_sqrt_rule():
 
 def test_boot_frees_ascending_to_head_so_high_pfns_come_first():
     """v5.9 frees boot memory to the list heads (FPI_TO_TAIL came in v5.10)."""
-    s = build_machine(machine_config(ram="64M", cma_size=0, kernel_reserved=0))
+    s = build_machine(machine_config(ram="64M", cma_size=0, kernel_reserved=0), COSTS)
     lst = free_list(s, MIGRATE_MOVABLE, 10)
     assert lst == sorted(lst, reverse=True)
     assert lst[0] == 16384 - 1024
@@ -72,13 +73,13 @@ def test_cma_area_is_order10_cma_blocks(small):
 
 
 def test_state_budget_per_page():
-    s = build_machine(machine_config())
+    s = build_machine(machine_config(), COSTS)
     assert bytes_per_page(s) <= 32
 
 
 @pytest.mark.parametrize("pbo", [9, 10])
 def test_pageblock_order_variants_boot_clean(pbo):
-    s = build_machine(machine_config(ram="256M", cma_size="64M", pageblock_order=pbo))
+    s = build_machine(machine_config(ram="256M", cma_size="64M", pageblock_order=pbo), COSTS)
     check_invariants(s)
     assert pageblock_counts(s)[MIGRATE_CMA] == (64 << 20) // 4096 >> pbo
 

@@ -1,7 +1,7 @@
 """One test per step of the buddy allocator (v5.9 semantics, docs/buddy-model.md)."""
 
 import pytest
-from conftest import bare_state, small_config
+from conftest import COSTS, bare_state, small_config
 
 from allockit.mm import build_machine
 from allockit.mm.buddy import (
@@ -188,7 +188,7 @@ def test_boost_watermark_and_kswapd_wake_on_fragmenting_fallback():
 
 
 def test_cma_used_first_when_more_than_half_of_free_is_cma():
-    s = build_machine(small_config(cma_size="8M"))  # CMA 2048 of 3584 free pages
+    s = build_machine(small_config(cma_size="8M"), COSTS)  # CMA 2048 of 3584 free pages
     assert s.zone[NR_FREE_CMA_PAGES] > s.zone[NR_FREE_PAGES] // 2
     pfn = alloc_pages(s, 0, GFP_HIGHUSER_MOVABLE, 1)
     assert s.pb_mt[pfn >> 9] == MIGRATE_CMA
@@ -219,7 +219,7 @@ def test_movable_order0_without_alloc_cma_bypasses_pcp(small):
 
 
 def test_watermark_check_subtracts_cma_for_non_cma_requests():
-    s = build_machine(small_config(cma_size="8M"))
+    s = build_machine(small_config(cma_size="8M"), COSTS)
     free = int(s.zone[NR_FREE_PAGES])
     cma = int(s.zone[NR_FREE_CMA_PAGES])
     mark = free - cma + 10  # more than the non-CMA free pages, less than all free pages

@@ -12,7 +12,7 @@ does not model) finds nothing to reclaim and leaves the buddy state alone.
 from __future__ import annotations
 
 import numpy as np
-from conftest import small_config
+from conftest import COSTS, small_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_buddy import RefZone
@@ -103,7 +103,7 @@ def boot(m):
             zone=m["zone"],
             watermark_boost_factor=m["watermark_boost_factor"],
         )
-    )
+    , COSTS)
     # small machines get batch 0/high 0 from zone_batchsize; exercise real pcp behaviour
     s.zone[Z_PCP_BATCH] = m["batch"]
     s.zone[Z_PCP_HIGH] = m["batch"] * m["high_mult"]

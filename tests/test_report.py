@@ -100,7 +100,8 @@ def test_memory_map_classifies_pages():
     from conftest import populated
 
     from allockit.mm.constants import REF_GUP, REF_JOURNAL, PG_dirty, PG_slab
-    from allockit.report.memmap import BLOCKERS, free_mask, page_blockers, pageblock_frame
+    from allockit.mm.introspect import BLOCKERS, free_mask, memory_map, page_blockers
+    from allockit.report.memmap import pageblock_frame
 
     s = populated(n=1500, seed=3)
     free = free_mask(s)
@@ -122,7 +123,7 @@ def test_memory_map_classifies_pages():
     assert page_blockers(s)[q] == BLOCKERS.index("journaled metadata")
     taken = page_blockers(s, pieces=[("cma", int(used[1]), 1)])
     assert taken[used[1]] == BLOCKERS.index("taken")
-    f = pageblock_frame(s, 0, 0)
+    f = pageblock_frame(memory_map(s, 0, 0))
     assert len(f) == len(s.pb_mt) and set(f.blocker) <= set(BLOCKERS)
     pb = f.set_index("pageblock")
     assert pb.loc[p >> 9, "blocker"] == "unmovable"  # a block takes its hardest page

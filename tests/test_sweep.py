@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from allockit.experiment import spec as specs
-from allockit.experiment.spec import SpecError, estimated_costs, from_mapping, load
+from allockit.experiment.spec import SpecError, from_mapping, load
 from allockit.experiment.sweep import load_results, manifest, plan, run_sweep, sweep_command
 from allockit.experiment.trial import workload_slowdown_pct
+from allockit.params import cost_constants, estimated_costs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +87,7 @@ def test_ranges_times_and_linked_axes():
         "size": [{"order": 2, "nr_elem": 64}, {"order": 4, "nr_elem": 16}],
     })
     assert s.axes["workload.jobs"] == [0, 2, 4]
-    base = specs.cost_constants()["unmap_page_ns"]["value"]
+    base = cost_constants()["unmap_page_ns"]["value"]
     assert s.axes["costs.unmap_page_ns"] == [base // 2, base * 2]
     last = s.trial_spec(s.points()[-1])
     assert (last.order, last.nr_elem, last.costs["unmap_page_ns"]) == (4, 16, base * 2)

@@ -42,11 +42,9 @@ from typing import Any
 import yaml
 
 from ..mm.config import ConfigError
-from ..mm.costs import DEFAULT_COSTS_FILE
+from ..params import cost_constants
+from ..paths import PARAMS_DIR, ROOT
 from .trial import TrialSpec, check_spec
-
-ROOT = Path(__file__).resolve().parents[2]
-PARAMS_DIR = ROOT / "params"
 
 TRIAL_KEYS = ("machine", "workload", "costs", "order", "nr_elem", "horizon_s", "strategies")
 SPEC_KEYS = ("name", "description", "base", "axes", "mode", "trials", "seed", *TRIAL_KEYS)
@@ -163,6 +161,7 @@ class SweepSpec:
 
 # Sources and default parameter files whose content decides a trial's result.
 MODEL_FILES = ("allockit/mm/*.py", "allockit/strategies/*.py", "allockit/workload/*.py",
+               "allockit/params.py",
                "allockit/experiment/trial.py", "params/costs.yaml", "params/workload-kbuild.yaml")
 
 
@@ -228,19 +227,6 @@ def get_path(raw: dict[str, Any], path: str) -> Any:
             return None
         node = node[part]
     return node
-
-
-def cost_constants(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """The cost file's entries: name -> {value, source} (``params/costs.yaml`` by default)."""
-    return yaml.safe_load(Path(path or DEFAULT_COSTS_FILE).read_text())
-
-
-def estimated_costs(path: str | Path | None = None) -> list[str]:
-    """Cost constants whose source is "estimate" (what the cost-sensitivity sweep varies)."""
-    return [
-        k for k, v in cost_constants(path).items()
-        if str(v.get("source", "")).strip().lower().startswith("estimate")
-    ]
 
 
 def _base_value(base: dict[str, Any], path: str) -> Any:
@@ -413,8 +399,10 @@ def from_mapping(
 def load(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
     """Read, merge (``base``) and validate a spec file."""
     path = Path(path)
-    if not path.exists() and (PARAMS_DIR / path).exists():
-        path = PARAMS_DIR / path
+    if not path.exists():
+        # relative to the repository or to params/, never only to the working directory
+        # (a notebook's kernel runs in notebooks/)
+        path = next((p for p in (ROOT / path, PARAMS_DIR / path) if p.exists()), path)
     raw = _merged_raw(path.resolve())
     origin = str(path)
     raw.setdefault("name", path.stem)

@@ -33,10 +33,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .spec import ROOT, Point, SpecError, SweepSpec, axis_assignments, is_linked, load
+from ..paths import DATA_DIR, ROOT
+from .spec import Point, SpecError, SweepSpec, axis_assignments, is_linked, load
 from .trial import TrialSpec, run_trial, trial_seed, warm_key, warm_machine
 
-SWEEPS_DIR = ROOT / "data" / "sweeps"
+SWEEPS_DIR = DATA_DIR / "sweeps"
 FORMAT_VERSION = 1
 
 

@@ -18,18 +18,12 @@ import numpy as np
 
 from ..mm import build_machine, copy_state, machine_config
 from ..mm.background import run_background
-from ..mm.constants import (
-    TIME_CATEGORY_NAMES,
-    PG_anon,
-    PG_dirty,
-    PG_lru,
-    PG_slab,
-    PG_writeback,
-)
-from ..mm.costs import load_costs
+from ..mm.constants import TIME_CATEGORY_NAMES
+from ..mm.introspect import machine_summary, memory_map
 from ..mm.state import Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
 from ..mm.vmstat import VMSTAT_NAMES
-from ..strategies import STRATEGIES, Request, check, get
+from ..params import load_costs
+from ..strategies import STRATEGIES, Request, StrategyResult, check, get
 from ..workload.kbuild import generate_kbuild, load_kbuild_params
 from ..workload.replay import check_replay, replay_workload
 
@@ -67,25 +61,6 @@ class TrialSpec:
     nr_elem: int = 4800
     strategies: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> params
     horizon_s: float = 10.0
-
-
-def machine_summary(s: MachineState, cma_base: int, cma_count: int) -> dict[str, int]:
-    """What the warmed-up machine holds (pages)."""
-    f = s.flags
-    used = s.owner >= 0
-    cma = slice(cma_base, cma_base + cma_count)
-    return {
-        "free_pages": int(s.vmstat[0]),
-        "free_cma_pages": int(s.vmstat[1]),
-        "anon_pages": int(np.count_nonzero(f & PG_anon)),
-        "file_pages": int(np.count_nonzero(used & ((f & PG_anon) == 0) & ((f & PG_lru) != 0))),
-        "dirty_pages": int(np.count_nonzero(f & PG_dirty)),
-        # PageWriteback is lazy (pagestate.py): over once its completion time has passed
-        "writeback_pages": int(np.count_nonzero(
-            ((f & PG_writeback) != 0) & (s.page["t_io"][: len(f)] > s.clock // 1000))),
-        "slab_pages": int(np.count_nonzero(f & PG_slab)),
-        "cma_in_use_pages": int(np.count_nonzero(used[cma])),
-    }
 
 
 def workload_name(workload: dict[str, Any]) -> str:
@@ -172,6 +147,20 @@ def trial_states(spec: TrialSpec, seed: int, trial: int, ntrials: int):
     cfg, warm, _ = warm_machine(spec, trial_seed(seed, trial, ntrials))
     after = {label: (s, r) for label, s, r, _ in run_strategies(spec, warm)}
     return cfg, warm, after
+
+
+def trial_memory_maps(
+    spec: TrialSpec, seed: int, trial: int, ntrials: int
+) -> dict[str, tuple[dict, StrategyResult | None]]:
+    """The physical-memory maps of one trial (``mm.introspect.memory_map``): ``"before"`` (the
+    warmed-up machine) and one per strategy after its call, with its result."""
+    cfg, warm, after = trial_states(spec, seed, trial, ntrials)
+    maps: dict[str, tuple[dict, StrategyResult | None]] = {
+        "before": (memory_map(warm, cfg.cma_base_pfn, cfg.cma_size), None)
+    }
+    for label, (state, result) in after.items():
+        maps[label] = (memory_map(state, cfg.cma_base_pfn, cfg.cma_size, result.pieces), result)
+    return maps
 
 
 def warm_key(spec: TrialSpec) -> str:

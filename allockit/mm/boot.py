@@ -30,7 +30,7 @@ from .constants import (
     PAGE_SIZE,
     PG_reserved,
 )
-from .costs import apply_costs, load_costs
+from .costs import apply_costs
 from .jit import mm_jit
 from .state import (
     Z_ALLOC_NOFRAGMENT,
@@ -121,20 +121,21 @@ def x86_populated_zones(ram_pages: int) -> int:
 
 def build_machine(
     cfg: MachineConfig,
-    costs: dict[str, int] | None = None,
+    costs: dict[str, int],
     event_capacity: int = 1,
     nr_objects: int = 1,
 ) -> MachineState:
     """Boot a machine from a validated config: the state right after the kernel came up.
 
-    ``costs``: a validated cost model (``costs.load_costs``); default ``params/costs.yaml``.
+    ``costs``: the cost model, name -> ns (``allockit.params.load_costs()`` reads
+    ``params/costs.yaml``; the simulated kernel reads no files itself).
     ``event_capacity`` / ``nr_objects`` size the background queue and object table for the
     workload that will run on the machine.
     """
     pbo = cfg.pageblock_order
     cma_bits = cfg.cma_size >> cfg.cma_order_per_bit
     s = allocate_state(cfg.ram, pbo, cfg.nr_cpus, cma_bits, event_capacity, nr_objects)
-    apply_costs(s, costs if costs is not None else load_costs())
+    apply_costs(s, costs)
     s.pb_mt[:] = MIGRATE_MOVABLE  # memmap_init_zone
     reserved = cfg.boot_reserved_pages
     s.flags[:reserved] = PG_reserved  # a view on the page records

@@ -24,6 +24,7 @@ from .constants import (
     PG_lru,
     PG_movable,
 )
+from .constants import FALLBACKS as FALLBACKS_TABLE
 from .jit import mm_jit, mm_jit_inline
 from .lists import free_list_slot, list_add, list_add_tail, list_del, list_empty, list_first
 from .state import (
@@ -46,15 +47,8 @@ from .vmstat import (
     SIM_WATERMARK_BOOST,
 )
 
-# fallbacks[] of v5.9, rows UNMOVABLE, MOVABLE, RECLAIMABLE; -1 ends a row.
-FALLBACKS = np.array(
-    [
-        [MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE, -1],
-        [MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE, -1],
-        [MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, -1],
-    ],
-    dtype=np.int64,
-)
+# fallbacks[] of v5.9 (constants.FALLBACKS) as an array compiled code can index
+FALLBACKS = np.array(FALLBACKS_TABLE, dtype=np.int64)
 
 
 # --- pageblock flags (include/linux/pageblock-flags.h) ---------------------------------------

@@ -4,7 +4,7 @@
 per sync/async), a free scanner walks pageblocks down from the zone end (cached position);
 movable pages found by the first are migrated into free pages isolated by the second, until
 the scanners meet or a free block of the requested order (or a stealable fallback block)
-exists. Rules kept from v5.9 (kernel-model.md §5):
+exists. Rules kept from v5.9 (docs/model.md#compact-zone):
 
 * ``compaction_suitable``: success if the order's watermark already holds; skip unless
   order-0 free pages exceed the (costly: low, else min) watermark + 2·2^order (CMA counted);
@@ -19,9 +19,9 @@ exists. Rules kept from v5.9 (kernel-model.md §5):
 * pageblock skip bits: set on blocks that yielded nothing, cleared when compaction restarts
   after full deferral.
 
-Not modelled: ``fast_isolate_freepages`` / ``fast_find_migrateblock`` (linear scanners
-instead, as kernel-model.md §9 allows), compaction capture, kcompactd and proactive
-compaction, THP/hugetlb.
+Deviations, not yet modelled (docs/model.md#not-yet-modelled): ``fast_isolate_freepages`` /
+``fast_find_migrateblock`` (linear scanners instead), compaction capture, kcompactd and
+proactive compaction, THP/hugetlb.
 """
 
 import numpy as np
@@ -42,6 +42,7 @@ from .constants import (
     ___GFP_RETRY_MAYFAIL,
     ALLOC_CMA,
     ALLOC_KSWAPD,
+    ALLOC_WMARK_LOW,
     C_ALLOC_PAGE,
     C_COMPACTION_SCAN_PER_PFN,
     ENOMEM,
@@ -472,7 +473,7 @@ def alloc_pages_compact(s, cpu, gfp, order):
     order without ``__GFP_RETRY_MAYFAIL`` gets exactly one reclaim and compaction round).
     """
     migratetype = gfp_migratetype(gfp)
-    alloc_flags = current_alloc_flags(gfp, 1) | alloc_flags_nofragment(s, gfp)  # WMARK_LOW
+    alloc_flags = current_alloc_flags(gfp, ALLOC_WMARK_LOW) | alloc_flags_nofragment(s, gfp)
     # the calling task's fast path (rmqueue under zone->lock or from the pcp list); the
     # background's own allocations are not charged to anybody's clock
     advance(s, s.zone[Z_COST + C_ALLOC_PAGE], T_ALLOC)

@@ -11,10 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from ..units import format_pages, parse_size_pages
-from .constants import MAX_ORDER, MAX_ORDER_NR_PAGES
-
-KERNEL_VERSIONS = {"5.9": 509, "6.1": 601}
+from .constants import KERNEL_VERSIONS, MAX_ORDER, MAX_ORDER_NR_PAGES
+from .units import format_pages, parse_size_pages
 
 
 class ConfigError(ValueError):

@@ -5,7 +5,7 @@ is specialised on them. Values that differ between configurations (``pageblock_o
 the pcp ``batch``/``high``) are *not* here: they live in the zone array of the machine state.
 
 Sources: include/linux/mmzone.h, include/linux/gfp.h, mm/internal.h, include/linux/vmstat.h
-(v5.9); see ``docs/kernel-model.md`` in this repository for the behaviour they drive.
+(v5.9); see ``docs/model.md#constants`` for the behaviour they drive.
 """
 
 PAGE_SHIFT = 12
@@ -26,6 +26,14 @@ MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES
 MIGRATE_CMA = 4
 MIGRATE_ISOLATE = 5
 MIGRATE_TYPES = 6
+
+# Kernel-model versions as 100 * major + minor (the value of the state's ``Z_KERNEL``), and
+# the releases that changed a step the model follows.
+KERNEL_V5_9 = 509  # next-20200813, the seed's kernel
+KERNEL_V5_11 = 511  # alloc_contig_range drains the pcp lists once per call, not per pageblock
+KERNEL_V5_19 = 519  # alloc_contig_range isolates pageblock-aligned ranges, not MAX_ORDER ones
+KERNEL_V6_1 = 601
+KERNEL_VERSIONS = {"5.9": KERNEL_V5_9, "6.1": KERNEL_V6_1}  # the models ``machine.kernel`` names
 
 MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate")
 

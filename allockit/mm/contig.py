@@ -1,6 +1,6 @@
 """Contiguous allocation: ``alloc_contig_range`` and its pieces (Linux v5.9, mm/page_alloc.c).
 
-Steps of ``alloc_contig_range(start, end)`` in v5.9 (kernel-model.md §3):
+Steps of ``alloc_contig_range(start, end)`` in v5.9 (docs/model.md#alloc-contig-range):
 
 1. isolate [start, end) rounded out to MAX_ORDER_NR_PAGES, one pageblock at a time, with a
    ``drain_all_pages`` after each (v5.11+: one drain after the whole range; v5.19+ isolates
@@ -16,7 +16,7 @@ Steps of ``alloc_contig_range(start, end)`` in v5.9 (kernel-model.md §3):
 7. free the pages outside [start, end) again;
 8. always undo the isolation.
 
-``ACR_*`` mode flags model the 2020-2021 proposals (kernel-model.md §6): skipping the
+``ACR_*`` mode flags model the 2020-2021 proposals (docs/model.md#proposals): skipping the
 per-pageblock pcp drain, one ``migrate_pages`` call per batch instead of five, skipping the
 post-migration LRU drain, MIGRATE_ASYNC migration.
 """
@@ -38,6 +38,8 @@ from .constants import (
     EBUSY,
     EINVAL,
     GFP_KERNEL,
+    KERNEL_V5_11,
+    KERNEL_V5_19,
     MAX_ORDER,
     MAX_ORDER_NR_PAGES,
     MIGRATE_ASYNC,
@@ -84,7 +86,7 @@ def pfn_max_align_up(pfn):
 def isolation_bounds(s, start, end):
     """The pfns whose pageblocks are isolated: MAX_ORDER-aligned until v5.18, pageblock
     aligned from v5.19 (kernel-model version 6.1)."""
-    if s.zone[Z_KERNEL] >= 519:
+    if s.zone[Z_KERNEL] >= KERNEL_V5_19:
         pbn = pageblock_nr_pages(s)
         return start & ~(pbn - 1), min((end + pbn - 1) & ~(pbn - 1), s.zone[Z_NR_PAGES])
     return pfn_max_align_down(start), min(pfn_max_align_up(end), s.zone[Z_NR_PAGES])
@@ -203,16 +205,16 @@ def alloc_contig_range(s, cpu, start, end, migratetype, flags):
     if not (0 <= start < end <= s.zone[Z_NR_PAGES]):
         return -EINVAL, np.int64(-1)
     iso_start, iso_end = isolation_bounds(s, start, end)
-    if s.zone[Z_KERNEL] >= 519:
+    if s.zone[Z_KERNEL] >= KERNEL_V5_19:
         split_free_block_at(s, iso_start)
         split_free_block_at(s, iso_end - 1)
     skip_drain = (flags & ACR_SKIP_PCP_DRAIN) != 0
-    drain_each = s.zone[Z_KERNEL] < 511 and not skip_drain  # v5.11 drains once, below
+    drain_each = s.zone[Z_KERNEL] < KERNEL_V5_11 and not skip_drain  # v5.11 drains once, below
     n = start_isolate_page_range(s, cpu, iso_start, iso_end, migratetype, drain_each)
     if n < 0:
         s.zone[SIM_ALLOC_CONTIG_EBUSY] += 1
         return np.int64(n), np.int64(-1)
-    if s.zone[Z_KERNEL] >= 511 and not skip_drain:
+    if s.zone[Z_KERNEL] >= KERNEL_V5_11 and not skip_drain:
         drain_all_pages_timed(s)  # v5.11: one drain for the whole range
     mode = MIGRATE_ASYNC if flags & ACR_ASYNC else MIGRATE_SYNC
     max_tries = 1 if flags & ACR_ONE_TRY else 5
@@ -279,7 +281,7 @@ def harvest_free_blocks(s, start, end, order, nr_elem, out, got):
 
 @mm_jit
 def alloc_pages_bulk(s, cpu, start, end, migratetype, order, nr_elem, out, max_tries):
-    """``alloc_pages_bulk`` from Minchan Kim's RFC (14 Aug 2020), as kernel-model.md §6.1
+    """``alloc_pages_bulk`` from Minchan Kim's RFC (14 Aug 2020), as docs/model.md#alloc-pages-bulk
     reconstructs it: isolate the range (MAX_ORDER-aligned; no per-pageblock pcp drain,
     patch 7), migrate by best effort (a batch still stuck after ``max_tries`` rounds is put
     back and the scan goes on, patch 6), drain the LRU pagevecs, then harvest the free blocks

@@ -10,7 +10,26 @@ from typing import Any
 
 import numpy as np
 
-from .constants import MAX_ORDER, MIGRATE_PCPTYPES, MIGRATE_TYPES, PG_lru, PG_movable, PG_pcp
+from .constants import (
+    MAX_ORDER,
+    MIGRATE_PCPTYPES,
+    MIGRATE_TYPES,
+    REF_JOURNAL,
+    PG_anon,
+    PG_buddy,
+    PG_dirty,
+    PG_isolated,
+    PG_locked,
+    PG_lru,
+    PG_movable,
+    PG_pagetable,
+    PG_pagevec,
+    PG_pcp,
+    PG_reserved,
+    PG_slab,
+    PG_writeback,
+)
+from .owners import OWNER_CONTIG
 from .state import (
     NR_FREE_LISTS,
     Z_ALLOC_NOFRAGMENT,
@@ -114,3 +133,106 @@ def vmstat_dict(state: MachineState) -> dict[str, int]:
 def nr_pcp_pages(state: MachineState) -> int:
     """Pages sitting on pcp lists (not counted as free by the kernel)."""
     return int(np.count_nonzero(state.flags & PG_pcp))
+
+
+def machine_summary(state: MachineState, cma_base: int, cma_count: int) -> dict[str, int]:
+    """What a machine holds (pages), as /proc/meminfo would summarise it.
+
+    Writeback is tested as ``pagestate.PageWriteback`` tests it (the flag, and a completion
+    time still ahead), without clearing stale flags: a summary must not change the machine.
+    """
+    f = state.flags
+    used = state.owner >= 0
+    cma = slice(cma_base, cma_base + cma_count)
+    now_us = state.clock // 1000
+    under_io = state.page["t_io"][: len(f)] > now_us
+    return {
+        "free_pages": int(state.zone[NR_FREE_PAGES]),
+        "free_cma_pages": int(state.zone[NR_FREE_CMA_PAGES]),
+        "anon_pages": int(np.count_nonzero(f & PG_anon)),
+        "file_pages": int(np.count_nonzero(used & ((f & PG_anon) == 0) & ((f & PG_lru) != 0))),
+        "dirty_pages": int(np.count_nonzero(f & PG_dirty)),
+        "writeback_pages": int(np.count_nonzero(((f & PG_writeback) != 0) & under_io)),
+        "slab_pages": int(np.count_nonzero(f & PG_slab)),
+        "cma_in_use_pages": int(np.count_nonzero(used[cma])),
+    }
+
+
+# --- memory maps: what stands in a contiguous allocation's way, page by page ----------------
+# For each page, what ``alloc_contig_range`` (v5.9) would have to do with it, from the
+# cheapest to the hardest: free (taken as it is); taken (held by a contiguous allocation);
+# clean file (dropped or migrated cheaply); anon / mapped (unmap, copy, remap); dirty
+# (migrated with its buffers, or written back); writeback / locked (waited for); pinned (an
+# elevated refcount: -EAGAIN); journaled metadata (jbd2 holds the buffer: the block device's
+# buffer_migrate_page_norefs fails -EAGAIN for tens of seconds); unmovable (slab, page tables,
+# reserved and other kernel pages).
+BLOCKERS = (
+    "free",
+    "taken",
+    "clean file",
+    "anon / mapped",
+    "dirty",
+    "writeback / locked",
+    "pinned",
+    "journaled metadata",
+    "unmovable",
+)
+
+def page_blockers(s: MachineState, pieces=()) -> np.ndarray:
+    """Per page, the index in ``BLOCKERS`` of what stands in a contiguous allocation's way;
+    ``pieces`` ((kind, pfn, npages), a strategy's result) are marked taken."""
+    f = s.flags.astype(np.int64)
+    page = s.page[: len(f)]
+    owner = s.owner
+    now_us = int(s.clock) // 1000
+    # writeback, I/O locks and pins are lazy (pagestate.py): over once their time has passed
+    io_busy = page["t_io"].astype(np.int64) > now_us
+    movable_user = (f & (PG_lru | PG_isolated | PG_pagevec | PG_movable)) != 0
+    cat = np.full(len(f), BLOCKERS.index("clean file"), dtype=np.int8)
+    cat[((f & PG_anon) != 0) | (page["mapcount"] > 0)] = BLOCKERS.index("anon / mapped")
+    cat[(f & PG_dirty) != 0] = BLOCKERS.index("dirty")
+    cat[((f & (PG_writeback | PG_locked)) != 0) & io_busy] = BLOCKERS.index("writeback / locked")
+    held = page["t_ref"].astype(np.int64) > now_us
+    cat[held] = BLOCKERS.index("pinned")
+    cat[held & (page["refkind"] == REF_JOURNAL)] = BLOCKERS.index("journaled metadata")
+    kernel = ((f & (PG_slab | PG_pagetable | PG_reserved)) != 0) | ~movable_user
+    cat[kernel] = BLOCKERS.index("unmovable")
+    cat[owner == OWNER_CONTIG] = BLOCKERS.index("taken")
+    cat[free_mask(s)] = BLOCKERS.index("free")
+    for _, pfn, npages in pieces:  # buddy allocations carry no owner mark: use the result
+        cat[pfn : pfn + npages] = BLOCKERS.index("taken")
+    return cat
+
+
+def free_mask(s: MachineState) -> np.ndarray:
+    """Pages on free lists: PageBuddy marks only a free block's first page (its order in
+    ``page.order``), so each buddy head is expanded to its 2^order pages; pcp pages are
+    order 0."""
+    f = s.flags
+    heads = np.flatnonzero(f & PG_buddy)
+    sizes = np.left_shift(1, s.page["order"][heads].astype(np.int64))
+    starts = np.repeat(heads - np.cumsum(sizes) + sizes, sizes)
+    pfns = np.arange(int(sizes.sum())) + starts
+    mask = (f & PG_pcp) != 0
+    mask[pfns] = True
+    return mask
+
+
+def memory_map(
+    state: MachineState, cma_base: int, cma_count: int, pieces=()
+) -> dict[str, np.ndarray]:
+    """Per pageblock: first pfn, migratetype, the index in ``BLOCKERS`` of its hardest page
+    (the strategy's ``pieces`` count as taken), the share of free pages and whether it lies in
+    the CMA area. What ``report.memmap`` draws."""
+    pb = 1 << int(state.zone[Z_PAGEBLOCK_ORDER])
+    cat = page_blockers(state, pieces)
+    n = len(cat) // pb
+    cat = cat[: n * pb].reshape(n, pb)
+    start = np.arange(n) * pb
+    return {
+        "pfn": start,
+        "migratetype": state.pb_mt[:n].astype(np.int64),
+        "blocker": cat.max(axis=1).astype(np.int64),
+        "free_pct": 100.0 * (cat == 0).mean(axis=1),
+        "in_cma": (start >= cma_base) & (start < cma_base + cma_count),
+    }

@@ -4,7 +4,7 @@
 The migration list (``cc->migratepages``) lives in the zone array at ``Z_MIGRATE_LIST``:
 a count and up to ``COMPACT_CLUSTER_MAX`` pfns. A page on it is PG_isolated (off the LRU).
 
-Per-page outcomes of ``unmap_and_move`` follow the kernel (kernel-model.md §2.3):
+Per-page outcomes of ``unmap_and_move`` follow the kernel (docs/model.md#migrate-pages):
 
 * page freed meanwhile (its owner freed it while it was isolated): success, nothing to copy;
 * no target page: -ENOMEM, ``migrate_pages`` stops at once;

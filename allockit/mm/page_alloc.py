@@ -5,9 +5,11 @@ Mirrors ``mm/page_alloc.c`` of Linux v5.9: ``gfp_migratetype``, ``current_alloc_
 ``zone_watermark_fast``, ``rmqueue``, ``reserve_highatomic_pageblock``,
 ``get_page_from_freelist``, ``__alloc_pages_nodemask`` and ``__free_pages``.
 
-The slow path here holds the steps the model has so far (wake kswapd, retry at the MIN
-watermark with the slow path's flags); direct reclaim and compaction (``kernel-model.md`` §5)
-plug in after that retry.
+``alloc_pages_slowpath`` holds the v5.9 slow path without direct compaction (wake kswapd,
+retry at the MIN watermark, direct reclaim with a pcp drain, the reclaim retry rules): exact
+for order 0, which never compacts. ``compaction.alloc_pages_compact`` is the slow path with the
+compaction steps, for the higher-order requests of the strategies
+(``docs/model.md#slow-path``).
 """
 
 import numpy as np

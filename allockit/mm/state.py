@@ -1,4 +1,4 @@
-"""The simulated machine's state: one zone as a NamedTuple of six numpy arrays.
+"""The simulated machine's state: one zone as a NamedTuple of seven numpy arrays.
 
 numba types a NamedTuple of arrays as a tuple, so every compiled kernel takes the whole
 machine as one argument and can still be cached on disk (a jitclass could not be). The tuple
@@ -125,7 +125,7 @@ class MachineState(NamedTuple):
     """One zone of the simulated machine. Every field is a numpy array (mutable in place).
 
     The properties are Python-side views for tests and reports; compiled code indexes the
-    four arrays directly.
+    arrays directly.
     """
 
     page: np.ndarray  # PAGE_DTYPE[nr_pages + nr_lists]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .mm.constants import PAGE_SIZE
+from .constants import PAGE_SIZE
 
 _UNITS = {"": None, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)

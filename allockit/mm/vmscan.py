@@ -1,6 +1,6 @@
 """Reclaim: direct reclaim (``try_to_free_pages``) and kswapd (Linux v5.9 mm/vmscan.c).
 
-Modelled coarsely, as kernel-model.md §9 allows: instead of aging active/inactive LRU lists,
+Deviation, see docs/model.md#not-yet-modelled: instead of aging active/inactive LRU lists,
 a clock hand sweeps the pfns and reclaims pages that ``shrink_page_list`` would free without
 I/O: clean page cache (and anonymous pages when the machine has swap, as swap-out to a fast
 device). Dirty pages are left to the flusher, pages under writeback, locked, pinned, in a

@@ -9,12 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..experiment.spec import ROOT, SweepSpec, load
+from ..experiment.spec import SweepSpec, load
 from ..experiment.sweep import load_results, manifest, run_sweep, sweep_command
+from ..paths import DATA_DIR
 from .figures import aggregate, save, sweep_figures, trial_figures, x_column
 from .text import sweep_report
 
-FIGURES_DIR = ROOT / "data" / "figures"
+FIGURES_DIR = DATA_DIR / "figures"
 
 
 @dataclass

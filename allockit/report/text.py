@@ -183,7 +183,7 @@ def sweep_report(
     head += wrap("Columns: strategies; (%) change against the first column, positive = "
                   "better; slowdn-%: CPU the call took from the build, in % of its CPU time.")
     table = compare_table(df, baseline=baseline, strategies=strategies, group_labels=labels)
-    from ..experiment.spec import ROOT
+    from ..paths import ROOT
 
     shown = d.relative_to(ROOT) if d.is_relative_to(ROOT) else d
     report = f"allockit report {shown}" + (f" --baseline {baseline}" if baseline else "")

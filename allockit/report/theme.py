@@ -39,7 +39,7 @@ def _canonical_labels() -> list[str]:
     """Strategy names, then the seed spec's labels: the order that assigns colours."""
     import yaml
 
-    from ..experiment.spec import PARAMS_DIR
+    from ..paths import PARAMS_DIR
 
     labels = list(STRATEGIES)
     seed = yaml.safe_load((PARAMS_DIR / "seed.yaml").read_text())

@@ -3,7 +3,7 @@
 Every effect goes through the simulated kernel (``allockit.mm.background``): allocations and
 frees through ``alloc_pages``/``__free_pages`` on the job's CPU, page-cache pages through the
 LRU pagevecs, dirtying, writeback, read locks and pins through page states with release
-times. The model (workload-model.md §1):
+times. The model (docs/model.md#kbuild):
 
 * ``jobs`` compile jobs (``make -jN``) run back to back on CPU ``slot % nr_cpus``; a job
   lives a lognormal time; at fork it gets a kernel stack (order 2) freed at exit;
@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from ..mm.background import (
     EV_ALLOC,
@@ -63,8 +62,8 @@ from ..mm.constants import (
     REF_JOURNAL,
 )
 from ..mm.state import EVENT_DTYPE
+from ..params import KBUILD_FILE, read_sourced
 
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "params" / "workload-kbuild.yaml"
 PARAM_NAMES = (
     "jobs",
     "job_life_median_s",
@@ -97,24 +96,8 @@ NS = 1_000_000_000
 
 def load_kbuild_params(path: str | Path | None = None, **overrides: Any) -> dict[str, float]:
     """Read ``params/workload-kbuild.yaml`` (validated); ``overrides`` replace values."""
-    path = Path(path) if path is not None else DEFAULT_FILE
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: malformed YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of parameter names to {{value, source}}")
-    unknown = sorted(set(raw) - set(PARAM_NAMES))
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown parameter {unknown[0]!r}; allowed: {', '.join(PARAM_NAMES)}"
-        )
-    params: dict[str, float] = {}
-    for name in PARAM_NAMES:
-        entry = raw.get(name)
-        if not isinstance(entry, dict) or "value" not in entry or not entry.get("source"):
-            raise ConfigError(f"{path}: {name}: expected {{value: number, source: text}}")
-        params[name] = entry["value"]
+    raw = read_sourced(path or KBUILD_FILE, PARAM_NAMES, "workload parameter")
+    params: dict[str, float] = {name: raw[name]["value"] for name in PARAM_NAMES}
     for name, value in overrides.items():
         if name not in PARAM_NAMES:
             raise ConfigError(
