@@ -1,8 +1,9 @@
 """The ftrace text parser and the trace statistics, on real excerpts of a kbuild capture.
 
 The fixtures under tests/fixtures/ftrace/ are verbatim excerpts of
-/work/shared/data/kbuild-j2-384M/trace.txt.xz (Linux 6.18) and that capture's event format
-files; two are marked variants (decimal pfn for pre-5.14 kernels, 4-character irq flags).
+data/raw/kbuild-j2-384M/trace.txt.xz (Linux 6.18) and that capture's event format
+files (data/raw/kbuild-j2-384M/formats/); two are marked variants (decimal pfn for pre-5.14
+kernels, 4-character irq flags).
 """
 
 from __future__ import annotations
@@ -328,6 +329,11 @@ def test_file_ending_mid_line_is_truncated(tmp_path):
     # a final comment without a newline is fine
     p.write_text(ALLOC_LINE + "# end")
     assert len(events(p)) == 1
+    # a file that is one line without any line end (shorter or longer than a read chunk)
+    for text in ("hello", "x" * (3 << 20)):
+        p.write_text(text)
+        with pytest.raises(TraceParseError, match=r"cut.txt:1: truncated: "):
+            events(p, None)
 
 
 def test_truncated_xz_stream(tmp_path):

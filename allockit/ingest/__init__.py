@@ -1,7 +1,9 @@
 """Readers for captures taken on real Linux machines (ftrace text, /proc snapshots)."""
 
+from allockit.ingest.compressed import open_compressed
 from allockit.ingest.ftrace import (
     EventSpec,
+    FieldError,
     FtraceParser,
     ParseReport,
     TraceEvent,
@@ -12,10 +14,12 @@ from allockit.ingest.ftrace import (
 
 __all__ = [
     "EventSpec",
+    "FieldError",
     "FtraceParser",
     "ParseReport",
     "TraceEvent",
     "TraceParseError",
     "iter_events",
     "load_formats",
+    "open_compressed",
 ]

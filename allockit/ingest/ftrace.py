@@ -42,7 +42,6 @@ lines takes about 5 s, ``scan`` about 12 s, a full ``trace_stats`` pass about 24
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import gzip
 import io
@@ -51,13 +50,16 @@ import os
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
+
+from allockit.ingest.compressed import open_compressed
 
 __all__ = [
     "BUILTIN_FORMATS",
     "EventSpec",
+    "FieldError",
     "FtraceParser",
     "ParseReport",
     "TraceEvent",
@@ -138,8 +140,20 @@ class ParseReport:
         }
 
 
-class _Bad(Exception):
-    """Internal: a field-level problem, turned into a TraceParseError with file and line."""
+class FieldError(Exception):
+    """An event's fields do not have the form its format gives.
+
+    Raised by :meth:`EventSpec.raw` and :meth:`EventSpec.check_flags`, which see one event's
+    field text but not the line it came from; pass it to :meth:`FtraceParser.bad_fields`,
+    which raises (or counts) the :class:`TraceParseError` naming the file and line.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`ERROR_KINDS` (``truncated``, ``bad_value``, ``garbage``).
+    expected : str
+        What the field should have been, for the message.
+    """
 
     def __init__(self, kind: str, expected: str):
         super().__init__(kind, expected)
@@ -287,7 +301,8 @@ class EventSpec:
     origin: str
     body_re: re.Pattern | None = None
     _flag_keys: tuple[str, ...] = ()
-    _flags_ok: set = field(default_factory=set)
+    # __print_flags values already checked against flag_names (a cache, see check_flags)
+    checked_flags: set[str] = field(default_factory=set)
 
     @classmethod
     def from_fmt(
@@ -331,7 +346,7 @@ class EventSpec:
     # -- field parsing -------------------------------------------------------------------------
 
     def raw(self, body: str) -> Mapping[str, str]:
-        """The fields as printed (strings), checked against the format; raises ``_Bad``.
+        """The fields as printed (strings), checked against the format; raises FieldError.
 
         Returns the regular-expression match itself (it supports ``m["pfn"]``) on the fast
         path, or a dict when the line had to be tokenised (an older layout, extra fields).
@@ -342,7 +357,7 @@ class EventSpec:
         if m is None:
             return self._tokenised(body)
         for k in self._flag_keys:
-            self._check_flags(k, m[k])
+            self.check_flags(k, m[k])
         return m
 
     def fields(self, body: str) -> dict[str, Any]:
@@ -363,21 +378,64 @@ class EventSpec:
         """Convert one raw integer field the way the format says (pfn: hex or decimal)."""
         return CONVERTERS[self.convs.get(key, AUTO)](value)
 
-    def _check_flags(self, key: str, value: str) -> None:
-        ok = self._flags_ok
+    def converter(self, key: str) -> Callable[[str], int]:
+        """The function that converts the raw text of integer field ``key`` to an int.
+
+        Parameters
+        ----------
+        key : str
+            A field of the event's print fmt, such as ``"pfn"``.
+
+        Returns
+        -------
+        callable
+            ``int`` for ``%d``/``%u``, a hex reader for ``%lx``/``0x%lx``; for a field the
+            format does not name, and for ``0x%lx`` without the capture's format files, one
+            that reads ``0x``-prefixed hex and decimal (``pfn=`` before v5.14).
+
+        Raises
+        ------
+        KeyError
+            For a field the format prints as a string (``%s``, ``%p``, flags).
+        """
+        return CONVERTERS[self.convs.get(key, AUTO)]
+
+    def check_flags(self, key: str, value: str) -> None:
+        """Check a ``__print_flags`` field (``gfp_flags=``) against the format's flag names.
+
+        :meth:`raw` checks the flag fields it returns; a consumer that matches
+        :attr:`body_re` itself calls this. A value that passed is remembered in
+        :attr:`checked_flags` (up to 4096 of them), so ``value in spec.checked_flags`` lets
+        a hot loop skip the call.
+
+        Parameters
+        ----------
+        key : str
+            The field's name, for the message.
+        value : str
+            The field as printed, flag names joined by ``|``.
+
+        Raises
+        ------
+        FieldError
+            ``bad_value`` when a part is neither a flag name of the format nor a ``0x``
+            number (the line was cut inside the field), or, without flag names, when the
+            value is not names joined by ``|``.
+        """
+        ok = self.checked_flags
         if value in ok:
             return
         names = self.flag_names
         if names:
             for part in value.split("|"):
                 if part not in names and not part.startswith("0x"):
-                    raise _Bad(
+                    raise FieldError(
                         "bad_value",
                         f"{key}= made of the flag names of {self.name}'s format "
                         f"({self.origin}); {part!r} is not one (line cut short?)",
                     )
         elif not _FLAGS_SYNTAX_RE.match(value):
-            raise _Bad("bad_value", f"{key}= as {_CONV_DESC[FLAGS]}, not {value!r}")
+            raise FieldError("bad_value", f"{key}= as {_CONV_DESC[FLAGS]}, not {value!r}")
         if len(ok) < 4096:
             ok.add(value)
 
@@ -390,13 +448,15 @@ class EventSpec:
             k, eq, v = t.partition("=")
             if eq:
                 if not k:
-                    raise _Bad("garbage", f"KEY=VALUE fields for {self.name}, got token {t!r}")
+                    raise FieldError(
+                        "garbage", f"KEY=VALUE fields for {self.name}, got token {t!r}"
+                    )
                 d[k] = v[:-1] if v.endswith(",") else v
                 i += 1
             else:  # a bare key followed by its value ("dev 254:0", "bdi 254:0:")
                 if i + 1 >= n or "=" in toks[i + 1]:
                     missing = [r for r in self.required if r not in d and r != t]
-                    raise _Bad(
+                    raise FieldError(
                         "truncated",
                         f"a value after {t!r} in {self.name}"
                         + (f" and fields {', '.join(missing)}" if missing else ""),
@@ -405,7 +465,7 @@ class EventSpec:
                 i += 2
         missing = [r for r in self.required if not d.get(r) and r not in self.constants]
         if missing:
-            raise _Bad(
+            raise FieldError(
                 "truncated",
                 f"{self.name} fields {', '.join(self.required)}; missing or empty: "
                 f"{', '.join(missing)}",
@@ -416,9 +476,9 @@ class EventSpec:
             if conv is None or conv == STR:
                 continue
             if conv == FLAGS:
-                self._check_flags(k, v)
+                self.check_flags(k, v)
             elif not _CHECK_RE[conv].match(v):
-                raise _Bad(
+                raise FieldError(
                     "bad_value",
                     f"{k}= as {_CONV_DESC[conv]} (format of {self.name}: {self.origin}), not {v!r}",
                 )
@@ -564,39 +624,21 @@ def builtin_specs() -> dict[str, EventSpec]:
 # ---------------------------------------------------------------------------------------------
 # Opening captures
 
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-
 
 def open_capture(source: str | os.PathLike | IO) -> tuple[IO, str, bool]:
     """(binary or text file object, name for messages, whether the caller must close it).
 
-    A path is opened in binary mode, through lzma/gzip/bz2 when its magic bytes say so; a
-    binary file object is sniffed and wrapped the same way; a text file object is used as is.
+    A path or a binary file object is read through
+    :func:`allockit.ingest.compressed.open_compressed` (xz, gzip and bzip2 recognised by their
+    magic bytes); a text file object is used as is.
     """
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-        if magic.startswith(_XZ_MAGIC):
-            return lzma.open(path, "rb"), path, True
-        if magic.startswith(b"\x1f\x8b"):
-            return gzip.open(path, "rb"), path, True
-        if magic.startswith(b"BZh"):
-            return bz2.open(path, "rb"), path, True
-        return open(path, "rb"), path, True  # noqa: SIM115
+        return open_compressed(path), path, True
     name = str(getattr(source, "name", "<stream>"))
     if isinstance(source, io.TextIOBase) or hasattr(source, "encoding"):
         return source, name, False
-    if not hasattr(source, "peek"):
-        source = io.BufferedReader(source)  # type: ignore[arg-type]
-    magic = source.peek(6)[:6]
-    if magic.startswith(_XZ_MAGIC):
-        source = lzma.open(source, "rb")
-    elif magic.startswith(b"\x1f\x8b"):
-        source = gzip.open(source, "rb")
-    elif magic.startswith(b"BZh"):
-        source = bz2.open(source, "rb")
-    return source, name, False
+    return open_compressed(source), name, False
 
 
 def _chunks(f: IO) -> Iterator[str]:
@@ -655,7 +697,8 @@ def _read_lines(f: IO) -> Iterator[tuple[list[str], bool]]:
             chunk = chunk.replace("\r\n", "\n").replace("\r", "\n")
         lines = (rest + chunk).split("\n") if rest else chunk.split("\n")
         rest = lines.pop()
-        yield lines, False
+        if lines:  # a chunk without a line end adds to ``rest`` and yields nothing
+            yield lines, False
     if rest:
         yield [rest], True
 
@@ -701,8 +744,21 @@ class FtraceParser:
         if len(rep.examples) < _MAX_EXAMPLES:
             rep.examples.append(str(TraceParseError(rep.source, lineno, kind, expected, line)))
 
-    def bad_fields(self, exc: _Bad, lineno: int, line: str) -> None:
-        """Report a field-level error found by a consumer of :meth:`scan`."""
+    def bad_fields(self, exc: FieldError, lineno: int, line: str) -> None:
+        """Report a field-level error found by a consumer of :meth:`scan`.
+
+        Parameters
+        ----------
+        exc : FieldError
+            What :meth:`EventSpec.raw` or :meth:`EventSpec.check_flags` raised.
+        lineno, line : int, str
+            Where it was found, as :meth:`scan` yielded them.
+
+        Raises
+        ------
+        TraceParseError
+            With ``errors="raise"``; with ``"count"`` the line is counted in the report.
+        """
         self._fail(exc.kind, exc.expected, lineno, line)
 
     def _unknown(self, event: str) -> str:
@@ -738,7 +794,7 @@ class FtraceParser:
         ``line`` has no newline; ``header`` is the header's ``re.Match`` (groups ``comm``,
         ``pid``, ``cpu``, ``flags``, ``ts``, ``event``); the event is known (``spec``), but its
         fields (``body``) are not parsed yet: call ``spec.raw(body)`` (strings) or
-        ``spec.fields(body)`` (converted) and pass a ``_Bad`` they raise to
+        ``spec.fields(body)`` (converted) and pass a :class:`FieldError` they raise to
         :meth:`bad_fields`. Lines, comments, blank lines, lost events and header errors are
         counted in ``self.report``.
         """
@@ -797,7 +853,7 @@ class FtraceParser:
         for lineno, line, ts, spec, m, body in self.scan(source, report):
             try:
                 fields = spec.fields(body)
-            except _Bad as exc:
+            except FieldError as exc:
                 self._fail(exc.kind, exc.expected, lineno, line)
                 continue
             self.report.events += 1

@@ -3,7 +3,9 @@
 Each parser takes the text of one file (as the kernel printed it) and returns plain
 dataclasses and dicts; ``source`` names the file in error messages. Bad input raises
 :class:`ProcParseError`, a ``ValueError`` naming the file, the line (or byte offset) and what
-was expected.
+was expected. A :class:`Snapshot` holds the parsed files of one moment of one machine
+(``allockit.ingest.snapshot`` captures and loads them; ``allockit.ingest.rebuild`` turns one
+into a simulated zone).
 
 Which kernel code prints what, and what changed between versions:
 
@@ -53,14 +55,17 @@ Which kernel code prints what, and what changed between versions:
 
 from __future__ import annotations
 
-import bz2
+import functools
 import gzip
 import lzma
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from allockit.ingest.compressed import open_compressed
 
 __all__ = [
     "KPF",
@@ -109,10 +114,12 @@ __all__ = [
     "PageTypeInfo",
     "Pageset",
     "ProcParseError",
+    "Snapshot",
     "ZoneInfo",
     "ZoneInfoFile",
     "classify_pages",
     "count_page_kinds",
+    "format_summary",
     "parse_buddyinfo",
     "parse_meminfo",
     "parse_pagetypeinfo",
@@ -327,180 +334,208 @@ def parse_pagetypeinfo(
     equal ``pageblock_bytes``: a mismatch means the snapshot came from a machine with another
     page size than the one assumed.
     """
-    pb_order = ppb = None
-    ppb_line = 0
-    nr_orders = None
-    hdr_line = 0
-    section = None  # None, "free", "blocks", "mixed"
-    columns: tuple[str, ...] = ()
-    mt_order: list[str] = []
-    free: dict[tuple[int, str, str], FreeRow] = {}
-    blocks: dict[tuple[int, str], dict[str, int]] = {}
-    mixed: dict[tuple[int, str], dict[str, int]] | None = None
+    reader = _PageTypeInfoReader(source)
     seen_any = False
     for lineno, line in _lines(text):
-        if not line:
-            continue
-        seen_any = True
-        if m := _PTI_ORDER_RE.match(line):
-            v = int(m.group(1))
-            if pb_order is not None and v != pb_order:
-                raise ProcParseError(
-                    source,
-                    f"the same page block order on every node ({pb_order})",
-                    lineno=lineno,
-                    line=line,
-                )
-            pb_order, section = v, None
-            continue
-        if m := _PTI_PPB_RE.match(line):
-            v = int(m.group(1))
-            if pb_order is None:
-                raise ProcParseError(
-                    source,
-                    "'Page block order: N' before 'Pages per block'",
-                    lineno=lineno,
-                    line=line,
-                )
-            if v != 1 << pb_order:
-                raise ProcParseError(
-                    source,
-                    f"pages per block = 2**{pb_order} = {1 << pb_order}",
-                    lineno=lineno,
-                    line=line,
-                )
-            if ppb is None:
-                ppb_line = lineno
-            ppb = v
-            continue
-        if m := _PTI_FREEHDR_RE.match(line):
-            orders = [int(x) for x in m.group(1).split()]
-            if orders != list(range(len(orders))):
-                raise ProcParseError(
-                    source, "orders 0, 1, 2, ... in the header", lineno=lineno, line=line
-                )
-            if nr_orders is not None and len(orders) != nr_orders:
-                raise ProcParseError(
-                    source,
-                    f"{nr_orders} orders as in the header on line {hdr_line}",
-                    lineno=lineno,
-                    line=line,
-                )
-            nr_orders, hdr_line, section = len(orders), lineno, "free"
-            continue
-        if m := _PTI_FREE_RE.match(line):
-            if section != "free" or nr_orders is None:
-                raise ProcParseError(
-                    source,
-                    "free-count rows only after the 'Free pages count "
-                    "per migrate type at order' header",
-                    lineno=lineno,
-                    line=line,
-                )
-            toks = m.group(4).split()
-            if len(toks) != nr_orders:
-                raise ProcParseError(
-                    source,
-                    f"{nr_orders} counts (orders 0-{nr_orders - 1}, per the header on line "
-                    f"{hdr_line}), found {len(toks)}",
-                    lineno=lineno,
-                    line=line,
-                )
-            key = (int(m.group(1)), m.group(2), m.group(3))
-            if key in free:
-                raise ProcParseError(
-                    source, "each (node, zone, type) once", lineno=lineno, line=line
-                )
-            capped = tuple(t.startswith(">") for t in toks)
-            free[key] = FreeRow(*key, tuple(int(t.lstrip(">")) for t in toks), capped)
-            if key[2] not in mt_order:
-                mt_order.append(key[2])
-            continue
-        if m := _PTI_TABLEHDR_RE.match(line):
-            columns = tuple(m.group(2).split())
-            if m.group(1) == "blocks type":
-                section = "blocks"
-            else:
-                section = "mixed"
-                if mixed is None:
-                    mixed = {}
-            continue
-        if m := _PTI_ROW_RE.match(line):
-            if section not in ("blocks", "mixed"):
-                raise ProcParseError(
-                    source,
-                    "a block-count row only after a 'Number of blocks "
-                    "type' or 'Number of mixed blocks' header",
-                    lineno=lineno,
-                    line=line,
-                )
-            vals = [int(x) for x in m.group(3).split()]
-            if len(vals) != len(columns):
-                raise ProcParseError(
-                    source,
-                    f"{len(columns)} counts, one per type ({' '.join(columns)})",
-                    lineno=lineno,
-                    line=line,
-                )
-            key = (int(m.group(1)), m.group(2))
-            table = blocks if section == "blocks" else mixed
-            assert table is not None
-            if key in table:
-                raise ProcParseError(
-                    source, "each (node, zone) once per table", lineno=lineno, line=line
-                )
-            table[key] = dict(zip(columns, vals, strict=True))
-            continue
-        raise ProcParseError(
-            source,
-            "a pagetypeinfo line (page block header, free-count header or row "
-            "'Node N, zone Z, type T counts...', block table header or row)",
-            lineno=lineno,
-            line=line,
-        )
+        if line:
+            seen_any = True
+            reader.read_line(lineno, line)
     if not seen_any:
         raise ProcParseError(source, "a 'Page block order' header (file is empty)", lineno=1)
-    if pb_order is None or ppb is None:
-        raise ProcParseError(source, "'Page block order' and 'Pages per block' headers")
-    if nr_orders is None or not free:
-        raise ProcParseError(source, "the free-count table (file truncated?)")
-    if not blocks:
-        raise ProcParseError(source, "the 'Number of blocks type' table (file truncated?)")
-    free_zones = {(n, z) for n, z, _ in free}
-    if free_zones != set(blocks):
-        missing = sorted(free_zones ^ set(blocks))
-        raise ProcParseError(
-            source,
-            "the same zones in the free table and the block table "
-            f"(differ: {missing}; file truncated?)",
+    reader.check_complete()
+    if page_size is not None and pageblock_bytes is not None:
+        reader.check_pageblock_bytes(page_size, pageblock_bytes)
+    return reader.result()
+
+
+@dataclass
+class _PageTypeInfoReader:
+    """One pass over pagetypeinfo: a method per kind of line, each checking its place.
+
+    The file is a header (``Page block order``, ``Pages per block``), the free table (its
+    header, then one row per node, zone and migratetype) and one or two block tables (a
+    header naming the migratetypes, then one row per node and zone), repeated per node.
+    """
+
+    source: str
+    pb_order: int | None = None
+    ppb: int | None = None
+    ppb_line: int = 0
+    nr_orders: int | None = None
+    hdr_line: int = 0
+    section: str | None = None  # None, "free", "blocks", "mixed"
+    columns: tuple[str, ...] = ()
+    mt_order: list[str] = field(default_factory=list)
+    free: dict[tuple[int, str, str], FreeRow] = field(default_factory=dict)
+    blocks: dict[tuple[int, str], dict[str, int]] = field(default_factory=dict)
+    mixed: dict[tuple[int, str], dict[str, int]] | None = None
+
+    def read_line(self, lineno: int, line: str) -> None:
+        """Hand a non-empty line to the step its pattern names; raise if none matches."""
+        for rx, step in (
+            (_PTI_ORDER_RE, self.block_order),
+            (_PTI_PPB_RE, self.pages_per_block),
+            (_PTI_FREEHDR_RE, self.free_header),
+            (_PTI_FREE_RE, self.free_row),
+            (_PTI_TABLEHDR_RE, self.table_header),
+            (_PTI_ROW_RE, self.table_row),
+        ):
+            if m := rx.match(line):
+                step(m, lineno, line)
+                return
+        raise self._error(
+            "a pagetypeinfo line (page block header, free-count header or row "
+            "'Node N, zone Z, type T counts...', block table header or row)",
+            lineno,
+            line,
         )
-    for (n, z, mt), _row in free.items():
-        if mt not in blocks[(n, z)]:
+
+    def _error(self, expected: str, lineno: int, line: str) -> ProcParseError:
+        return ProcParseError(self.source, expected, lineno=lineno, line=line)
+
+    def block_order(self, m: re.Match, lineno: int, line: str) -> None:
+        """``Page block order: N``: the same on every node; starts a node's part."""
+        v = int(m.group(1))
+        if self.pb_order is not None and v != self.pb_order:
+            raise self._error(
+                f"the same page block order on every node ({self.pb_order})", lineno, line
+            )
+        self.pb_order, self.section = v, None
+
+    def pages_per_block(self, m: re.Match, lineno: int, line: str) -> None:
+        """``Pages per block: N``: after the order, and ``2**order``."""
+        v = int(m.group(1))
+        if self.pb_order is None:
+            raise self._error("'Page block order: N' before 'Pages per block'", lineno, line)
+        if v != 1 << self.pb_order:
+            raise self._error(
+                f"pages per block = 2**{self.pb_order} = {1 << self.pb_order}", lineno, line
+            )
+        if self.ppb is None:
+            self.ppb_line = lineno
+        self.ppb = v
+
+    def free_header(self, m: re.Match, lineno: int, line: str) -> None:
+        """``Free pages count per migrate type at order 0 1 ...``: the number of orders."""
+        orders = [int(x) for x in m.group(1).split()]
+        if orders != list(range(len(orders))):
+            raise self._error("orders 0, 1, 2, ... in the header", lineno, line)
+        if self.nr_orders is not None and len(orders) != self.nr_orders:
+            raise self._error(
+                f"{self.nr_orders} orders as in the header on line {self.hdr_line}", lineno, line
+            )
+        self.nr_orders, self.hdr_line, self.section = len(orders), lineno, "free"
+
+    def free_row(self, m: re.Match, lineno: int, line: str) -> None:
+        """``Node N, zone Z, type T c0 c1 ...``: free blocks per order (``>100000``: capped)."""
+        nr_orders = self.nr_orders
+        if self.section != "free" or nr_orders is None:
+            raise self._error(
+                "free-count rows only after the 'Free pages count "
+                "per migrate type at order' header",
+                lineno,
+                line,
+            )
+        toks = m.group(4).split()
+        if len(toks) != nr_orders:
+            raise self._error(
+                f"{nr_orders} counts (orders 0-{nr_orders - 1}, per the header on line "
+                f"{self.hdr_line}), found {len(toks)}",
+                lineno,
+                line,
+            )
+        key = (int(m.group(1)), m.group(2), m.group(3))
+        if key in self.free:
+            raise self._error("each (node, zone, type) once", lineno, line)
+        capped = tuple(t.startswith(">") for t in toks)
+        self.free[key] = FreeRow(*key, tuple(int(t.lstrip(">")) for t in toks), capped)
+        if key[2] not in self.mt_order:
+            self.mt_order.append(key[2])
+
+    def table_header(self, m: re.Match, lineno: int, line: str) -> None:
+        """``Number of blocks type`` or ``Number of mixed blocks``, then the type names."""
+        self.columns = tuple(m.group(2).split())
+        if m.group(1) == "blocks type":
+            self.section = "blocks"
+        else:
+            self.section = "mixed"
+            if self.mixed is None:
+                self.mixed = {}
+
+    def table_row(self, m: re.Match, lineno: int, line: str) -> None:
+        """``Node N, zone Z c...``: one count per type of the table header."""
+        if self.section not in ("blocks", "mixed"):
+            raise self._error(
+                "a block-count row only after a 'Number of blocks "
+                "type' or 'Number of mixed blocks' header",
+                lineno,
+                line,
+            )
+        vals = [int(x) for x in m.group(3).split()]
+        columns = self.columns
+        if len(vals) != len(columns):
+            raise self._error(
+                f"{len(columns)} counts, one per type ({' '.join(columns)})", lineno, line
+            )
+        key = (int(m.group(1)), m.group(2))
+        table = self.blocks if self.section == "blocks" else self.mixed
+        assert table is not None
+        if key in table:
+            raise self._error("each (node, zone) once per table", lineno, line)
+        table[key] = dict(zip(columns, vals, strict=True))
+
+    def check_complete(self) -> None:
+        """Every part was there, and the free and block tables cover the same zones and types."""
+        source = self.source
+        if self.pb_order is None or self.ppb is None:
+            raise ProcParseError(source, "'Page block order' and 'Pages per block' headers")
+        if self.nr_orders is None or not self.free:
+            raise ProcParseError(source, "the free-count table (file truncated?)")
+        blocks = self.blocks
+        if not blocks:
+            raise ProcParseError(source, "the 'Number of blocks type' table (file truncated?)")
+        free_zones = {(n, z) for n, z, _ in self.free}
+        if free_zones != set(blocks):
+            missing = sorted(free_zones ^ set(blocks))
             raise ProcParseError(
                 source,
-                f"type {mt!r} of the free table among the block "
-                f"table's types {list(blocks[(n, z)])}",
+                "the same zones in the free table and the block table "
+                f"(differ: {missing}; file truncated?)",
             )
-    if page_size is not None and pageblock_bytes is not None:
+        for n, z, mt in self.free:
+            if mt not in blocks[(n, z)]:
+                raise ProcParseError(
+                    source,
+                    f"type {mt!r} of the free table among the block "
+                    f"table's types {list(blocks[(n, z)])}",
+                )
+
+    def check_pageblock_bytes(self, page_size: int, pageblock_bytes: int) -> None:
+        """``pages per block × page_size`` is the pageblock size the caller knows."""
+        ppb = self.ppb
+        assert ppb is not None
         if ppb * page_size != pageblock_bytes:
             raise ProcParseError(
-                source,
+                self.source,
                 f"pages per block × page size = pageblock size: {ppb} × {page_size} = "
                 f"{ppb * page_size} bytes, but the pageblock is {pageblock_bytes} bytes (a "
                 f"snapshot from a machine with {pageblock_bytes // ppb}-byte pages?)",
-                lineno=ppb_line,
+                lineno=self.ppb_line,
             )
-    first_cols = next(iter(blocks.values()))
-    mts = tuple(first_cols) or tuple(mt_order)
-    return PageTypeInfo(
-        pageblock_order=pb_order,
-        pages_per_block=ppb,
-        nr_orders=nr_orders,
-        migratetypes=mts,
-        free=free,
-        blocks=blocks,
-        mixed=mixed,
-    )
+
+    def result(self) -> PageTypeInfo:
+        assert self.pb_order is not None and self.ppb is not None and self.nr_orders is not None
+        first_cols = next(iter(self.blocks.values()))
+        mts = tuple(first_cols) or tuple(self.mt_order)
+        return PageTypeInfo(
+            pageblock_order=self.pb_order,
+            pages_per_block=self.ppb,
+            nr_orders=self.nr_orders,
+            migratetypes=mts,
+            free=self.free,
+            blocks=self.blocks,
+            mixed=self.mixed,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,124 +662,178 @@ def parse_zoneinfo(text: str, source: str = "zoneinfo") -> ZoneInfoFile:
     Every zone must have ``pages free``, ``spanned``, ``present`` and ``protection``; a
     populated zone (present > 0) must have ``start_pfn``.
     """
-    zones: list[ZoneInfo] = []
-    node_stats: dict[int, dict[str, int]] = {}
-    z: ZoneInfo | None = None
-    mode = None  # "node", "zone", "pagesets"
-    pcp: Pageset | None = None
-    expected = (
-        "a zoneinfo line ('Node N, zone NAME', 'per-node stats', 'pages free N', "
-        "'NAME VALUE', 'protection: (...)', 'pagesets', 'cpu: N', 'count: N', "
-        "'vm stats threshold: N', 'start_pfn: N')"
-    )
-
-    def finish(zone: ZoneInfo | None):
-        if zone is None:
-            return
-        if "pages free" not in zone.fields:
-            raise ProcParseError(
-                source,
-                f"'pages free' for node {zone.node} zone {zone.name} (file truncated?)",
-                lineno=zone.lineno,
-            )
-        del zone.fields["pages free"]
-        for need in ("spanned", "present"):
-            if need not in zone.fields:
-                raise ProcParseError(
-                    source, f"'{need}' for node {zone.node} zone {zone.name}", lineno=zone.lineno
-                )
-        if not zone.protection:
-            raise ProcParseError(
-                source,
-                f"'protection: (...)' for node {zone.node} zone {zone.name} (file truncated?)",
-                lineno=zone.lineno,
-            )
-        if zone.present and zone.start_pfn is None:
-            raise ProcParseError(
-                source,
-                f"'start_pfn:' for populated node {zone.node} zone {zone.name} (file truncated?)",
-                lineno=zone.lineno,
-            )
-
+    reader = _ZoneInfoReader(source)
     for lineno, raw in _lines(text):
         line = raw.strip()
-        if not line:
-            continue
+        if line:
+            reader.read_line(lineno, line, raw)
+    return reader.result()
+
+
+_ZI_EXPECTED = (
+    "a zoneinfo line ('Node N, zone NAME', 'per-node stats', 'pages free N', "
+    "'NAME VALUE', 'protection: (...)', 'pagesets', 'cpu: N', 'count: N', "
+    "'vm stats threshold: N', 'start_pfn: N')"
+)
+_ZI_NODE_STATS_RE = re.compile(r"per-node stats\Z")
+_ZI_PAGESETS_RE = re.compile(r"pagesets\Z")
+
+
+@dataclass
+class _ZoneInfoReader:
+    """One pass over zoneinfo: a method per kind of line, each checking its place.
+
+    A zone is ``Node N, zone NAME``, optionally the node's ``per-node stats``, the ``pages
+    free`` block (watermarks, sizes), the zone's counters, ``protection: (...)``, then
+    ``pagesets`` with one ``cpu: N`` block per CPU, then ``node_unreclaimable``,
+    ``start_pfn``. ``mode`` says which of these the following ``NAME VALUE`` lines belong to.
+    """
+
+    source: str
+    zones: list[ZoneInfo] = field(default_factory=list)
+    node_stats: dict[int, dict[str, int]] = field(default_factory=dict)
+    zone: ZoneInfo | None = None
+    mode: str | None = None  # "node", "zone", "pagesets"
+    pcp: Pageset | None = None
+
+    def read_line(self, lineno: int, line: str, raw: str) -> None:
+        """Hand a stripped non-empty ``line`` to its step; errors quote ``raw``."""
         if m := _ZI_ZONE_RE.match(line):
-            finish(z)
-            z = ZoneInfo(node=int(m.group(1)), name=m.group(2), lineno=lineno)
-            zones.append(z)
-            mode, pcp = "zone", None
-            continue
+            self.zone_header(m, lineno)
+            return
+        z = self.zone
         if z is None:
-            raise ProcParseError(source, "'Node N, zone NAME' first", lineno=lineno, line=raw)
-        if line == "per-node stats":
-            mode = "node"
-            node_stats.setdefault(z.node, {})
-            continue
-        if m := _ZI_FREE_RE.match(line):
-            z.pages_free = int(m.group(1))
-            z.fields["pages free"] = z.pages_free
-            mode = "zone"
-            continue
-        if m := _ZI_PROT_RE.match(line):
-            z.protection = tuple(int(x) for x in m.group(1).split(","))
-            mode = "zone"
-            continue
-        if line == "pagesets":
-            mode = "pagesets"
-            continue
-        if m := _ZI_CPU_RE.match(line):
-            if mode != "pagesets":
-                raise ProcParseError(
-                    source, "'cpu: N' only after 'pagesets'", lineno=lineno, line=raw
-                )
-            pcp = Pageset(cpu=int(m.group(1)))
-            z.pagesets.append(pcp)
-            continue
-        if m := _ZI_PCP_RE.match(line):
-            if mode != "pagesets" or pcp is None:
-                raise ProcParseError(
-                    source,
-                    f"'{m.group(1)}:' only inside a pageset ('cpu: N')",
-                    lineno=lineno,
-                    line=raw,
-                )
-            setattr(pcp, m.group(1), int(m.group(2)))
-            continue
-        if m := _ZI_THRESH_RE.match(line):
-            if pcp is not None:
-                pcp.stat_threshold = int(m.group(1))
-            continue
-        if m := _ZI_TAIL_RE.match(line):
-            key, val = m.group(1), int(m.group(2))
-            if key == "start_pfn":
-                z.start_pfn = val
-            elif key in ("node_unreclaimable", "all_unreclaimable"):
-                z.node_unreclaimable = val
-            else:
-                z.fields[key] = val
-            mode = "zone"
-            continue
-        if m := _ZI_STAT_RE.match(line):
-            name, val = m.group(1), int(m.group(2))
-            if mode == "node":
-                node_stats[z.node][name] = val
-                z.node_stats[name] = val
-            elif mode == "zone" and name in _ZI_ZONE_FIELDS and "pages free" in z.fields:
-                z.fields[name] = val
-            elif mode == "zone":
-                z.stats[name] = val
-            else:
-                raise ProcParseError(
-                    source, f"a pageset line, not statistic {name!r}", lineno=lineno, line=raw
-                )
-            continue
-        raise ProcParseError(source, expected, lineno=lineno, line=raw)
-    if z is None:
-        raise ProcParseError(source, "at least one 'Node N, zone NAME' (file is empty)", lineno=1)
-    finish(z)
-    return ZoneInfoFile(zones=zones, node_stats=node_stats)
+            raise ProcParseError(self.source, "'Node N, zone NAME' first", lineno=lineno, line=raw)
+        for rx, step in (
+            (_ZI_NODE_STATS_RE, self.per_node_stats),
+            (_ZI_FREE_RE, self.pages_free),
+            (_ZI_PROT_RE, self.protection),
+            (_ZI_PAGESETS_RE, self.pagesets),
+            (_ZI_CPU_RE, self.pageset_cpu),
+            (_ZI_PCP_RE, self.pageset_field),
+            (_ZI_THRESH_RE, self.stat_threshold),
+            (_ZI_TAIL_RE, self.tail_field),
+            (_ZI_STAT_RE, self.counter),
+        ):
+            if m := rx.match(line):
+                step(z, m, lineno, raw)
+                return
+        raise ProcParseError(self.source, _ZI_EXPECTED, lineno=lineno, line=raw)
+
+    def zone_header(self, m: re.Match, lineno: int) -> None:
+        """``Node N, zone NAME``: check the zone before it and start a new one."""
+        if self.zone is not None:
+            _check_zone(self.zone, self.source)
+        self.zone = ZoneInfo(node=int(m.group(1)), name=m.group(2), lineno=lineno)
+        self.zones.append(self.zone)
+        self.mode, self.pcp = "zone", None
+
+    def per_node_stats(self, z: ZoneInfo, m: re.Match, lineno: int, raw: str) -> None:
+        """``per-node stats``: the node's counters follow (under its first populated zone)."""
+        self.mode = "node"
+        self.node_stats.setdefault(z.node, {})
+
+    def pages_free(self, z: ZoneInfo, m: re.Match, lineno: int, raw: str) -> None:
+        """``pages free N``: starts the zone's watermark and size block."""
+        z.pages_free = int(m.group(1))
+        z.fields["pages free"] = z.pages_free
+        self.mode = "zone"
+
+    def protection(self, z: ZoneInfo, m: re.Match, lineno: int, raw: str) -> None:
+        """``protection: (a, b, ...)``: lowmem_reserve per higher zone."""
+        z.protection = tuple(int(x) for x in m.group(1).split(","))
+        self.mode = "zone"
+
+    def pagesets(self, z: ZoneInfo, m: re.Match, lineno: int, raw: str) -> None:
+        """``pagesets``: the per-cpu lists follow."""
+        self.mode = "pagesets"
+
+    def pageset_cpu(self, z: ZoneInfo, m: re.Match, lineno: int, raw: str) -> None:
+        """``cpu: N``: one CPU's per-cpu list, inside ``pagesets``."""
+        if self.mode != "pagesets":
+            raise ProcParseError(
+                self.source, "'cpu: N' only after 'pagesets'", lineno=lineno, line=raw
+            )
+        self.pcp = Pageset(cpu=int(m.group(1)))
+        z.pagesets.append(self.pcp)
+
+    def pageset_field(self, z: ZoneInfo, m: re.Match, lineno: int, raw: str) -> None:
+        """``count``, ``high``, ``batch``, ``high_min``, ``high_max`` of the current CPU."""
+        if self.mode != "pagesets" or self.pcp is None:
+            raise ProcParseError(
+                self.source,
+                f"'{m.group(1)}:' only inside a pageset ('cpu: N')",
+                lineno=lineno,
+                line=raw,
+            )
+        setattr(self.pcp, m.group(1), int(m.group(2)))
+
+    def stat_threshold(self, z: ZoneInfo, m: re.Match, lineno: int, raw: str) -> None:
+        """``vm stats threshold: N`` of the current CPU (ignored outside a pageset)."""
+        if self.pcp is not None:
+            self.pcp.stat_threshold = int(m.group(1))
+
+    def tail_field(self, z: ZoneInfo, m: re.Match, lineno: int, raw: str) -> None:
+        """``node_unreclaimable``, ``start_pfn``, ``inactive_ratio``: after the pagesets."""
+        key, val = m.group(1), int(m.group(2))
+        if key == "start_pfn":
+            z.start_pfn = val
+        elif key in ("node_unreclaimable", "all_unreclaimable"):
+            z.node_unreclaimable = val
+        else:
+            z.fields[key] = val
+        self.mode = "zone"
+
+    def counter(self, z: ZoneInfo, m: re.Match, lineno: int, raw: str) -> None:
+        """``NAME VALUE``: a node counter, a watermark or size, or a zone counter, by mode."""
+        name, val = m.group(1), int(m.group(2))
+        if self.mode == "node":
+            self.node_stats[z.node][name] = val
+            z.node_stats[name] = val
+        elif self.mode == "zone" and name in _ZI_ZONE_FIELDS and "pages free" in z.fields:
+            z.fields[name] = val
+        elif self.mode == "zone":
+            z.stats[name] = val
+        else:
+            raise ProcParseError(
+                self.source, f"a pageset line, not statistic {name!r}", lineno=lineno, line=raw
+            )
+
+    def result(self) -> ZoneInfoFile:
+        if self.zone is None:
+            raise ProcParseError(
+                self.source, "at least one 'Node N, zone NAME' (file is empty)", lineno=1
+            )
+        _check_zone(self.zone, self.source)
+        return ZoneInfoFile(zones=self.zones, node_stats=self.node_stats)
+
+
+def _check_zone(zone: ZoneInfo, source: str) -> None:
+    """A zone has every line the kernel always prints; drops the ``pages free`` marker."""
+    if "pages free" not in zone.fields:
+        raise ProcParseError(
+            source,
+            f"'pages free' for node {zone.node} zone {zone.name} (file truncated?)",
+            lineno=zone.lineno,
+        )
+    del zone.fields["pages free"]
+    for need in ("spanned", "present"):
+        if need not in zone.fields:
+            raise ProcParseError(
+                source, f"'{need}' for node {zone.node} zone {zone.name}", lineno=zone.lineno
+            )
+    if not zone.protection:
+        raise ProcParseError(
+            source,
+            f"'protection: (...)' for node {zone.node} zone {zone.name} (file truncated?)",
+            lineno=zone.lineno,
+        )
+    if zone.present and zone.start_pfn is None:
+        raise ProcParseError(
+            source,
+            f"'start_pfn:' for populated node {zone.node} zone {zone.name} (file truncated?)",
+            lineno=zone.lineno,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1001,21 +1090,7 @@ def count_page_kinds(
     )
 
 
-_XZ_MAGIC = b"\xfd7zXZ\x00"
 KPAGE_CHUNK = 8 << 20
-
-
-def open_maybe_compressed(path: str | os.PathLike):
-    """A binary file object for ``path``, decompressing xz/gzip/bzip2 by their magic bytes."""
-    with open(path, "rb") as fh:
-        magic = fh.read(6)
-    if magic.startswith(_XZ_MAGIC):
-        return lzma.open(path, "rb")
-    if magic.startswith(b"\x1f\x8b"):
-        return gzip.open(path, "rb")
-    if magic.startswith(b"BZh"):
-        return bz2.open(path, "rb")
-    return open(path, "rb")  # noqa: SIM115
 
 
 def read_kpage_array(
@@ -1035,7 +1110,7 @@ def read_kpage_array(
     name = source or os.fspath(path)
     buf = bytearray()
     try:
-        with open_maybe_compressed(path) as fh:
+        with open_compressed(path) as fh:
             while True:
                 piece = fh.read(chunk_bytes)
                 if not piece:
@@ -1063,3 +1138,170 @@ def read_kpage_array(
             offset=min(len(buf), expected_len * 8),
         )
     return arr
+
+
+# ---------------------------------------------------------------------------------------------
+# a snapshot: the files above, parsed, from one moment of one machine
+
+
+@dataclass
+class Snapshot:
+    """A loaded snapshot: every parsed file; ``kpageflags``/``kpagecount`` read on first use.
+
+    :func:`allockit.ingest.snapshot.load_snapshot` makes one from a snapshot directory. The
+    kpage arrays hold pfns ``[pfn_start, pfn_end)``: entry ``i`` is pfn ``pfn_start + i``.
+    """
+
+    path: Path
+    meta: dict
+    kernel_release: str | None
+    page_size: int
+    page_size_source: str  # "meta.json", "page-size", "inferred" (meminfo) or "assumed"
+    buddyinfo: BuddyInfo
+    pagetypeinfo: PageTypeInfo | None
+    zoneinfo: ZoneInfoFile
+    vmstat: dict[str, int]
+    meminfo: MemInfo
+    pfn_start: int
+    pfn_end: int
+    kpageflags_path: Path | None = None
+    kpagecount_path: Path | None = None
+    _kinds: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def has_kpage(self) -> bool:
+        return self.kpageflags_path is not None
+
+    def _read(self, p: Path | None) -> np.ndarray | None:
+        if p is None:
+            return None
+        return read_kpage_array(p, expected_len=self.pfn_end - self.pfn_start)
+
+    @functools.cached_property
+    def kpageflags(self) -> np.ndarray | None:
+        return self._read(self.kpageflags_path)
+
+    @functools.cached_property
+    def kpagecount(self) -> np.ndarray | None:
+        return self._read(self.kpagecount_path)
+
+    def pfn_slice(self, node: int, zone: str) -> slice:
+        """Index range of a zone in the kpage arrays."""
+        z = self.zoneinfo.zone(node, zone)
+        if z.end_pfn is None:
+            return slice(0, 0)
+        lo = max(z.start_pfn - self.pfn_start, 0)
+        hi = min(z.end_pfn - self.pfn_start, self.pfn_end - self.pfn_start)
+        return slice(lo, max(lo, hi))
+
+    def page_kinds(self, zone: tuple[int, str] | None = None) -> PageKindCounts | None:
+        """Page-kind counts over the whole range or one zone; None without kpageflags."""
+        if not self.has_kpage:
+            return None
+        if zone not in self._kinds:
+            sl = self.pfn_slice(*zone) if zone else slice(None)
+            flags = self.kpageflags[sl]
+            counts = self.kpagecount[sl] if self.kpagecount_path else None
+            self._kinds[zone] = count_page_kinds(flags, counts)
+        return self._kinds[zone]
+
+    def consistency(self) -> dict[tuple[int, str], dict[str, int]]:
+        """Per zone: free pages as buddyinfo, zoneinfo, pagetypeinfo (and kpageflags) see them.
+
+        The files are read one after another, so on a busy machine they differ a little.
+        """
+        out = {}
+        for key in self.buddyinfo.zones:
+            row = {
+                "buddyinfo": self.buddyinfo.free_pages(*key),
+                "zoneinfo": self.zoneinfo.zone(*key).pages_free,
+            }
+            if self.pagetypeinfo is not None:
+                row["pagetypeinfo"] = self.pagetypeinfo.free_pages(*key)
+            kinds = self.page_kinds(key)
+            if kinds is not None:
+                row["kpageflags"] = kinds.kinds["free_buddy"]
+            out[key] = row
+        return out
+
+    def summary(self) -> str:
+        return format_summary(self)
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{100.0 * n / total:5.1f}%" if total else "    -"
+
+
+def format_summary(s: Snapshot) -> str:
+    """A one-screen summary: zones, free blocks per order, blocks per migratetype, page kinds."""
+    out = []
+    when = s.meta.get("captured_at")
+    if when is None and (s.path / "captured-at").exists():
+        when = (s.path / "captured-at").read_text().strip()
+    out.append(
+        f"snapshot {s.path}: kernel {s.kernel_release or '?'}, {s.meta.get('arch', '?')}, "
+        f"{s.page_size}-byte pages ({s.page_size_source}), captured {when or '?'}"
+    )
+    pti = s.pagetypeinfo
+    if pti is not None:
+        out.append(
+            f"pageblock order {pti.pageblock_order} ({pti.pages_per_block} pages), "
+            f"{pti.nr_orders} orders"
+            + (" (some pagetypeinfo counts capped)" if pti.any_capped else "")
+        )
+    out.append("")
+    out.append(
+        f"{'zone':<12}{'start_pfn':>10}{'spanned':>10}{'present':>10}{'managed':>10}"
+        f"{'free':>10}{'pcp':>8}  min/low/high"
+    )
+    for z in s.zoneinfo.zones:
+        if not z.spanned:
+            continue
+        out.append(
+            f"{z.node} {z.name:<10}{z.start_pfn or 0:>10}{z.spanned:>10}{z.present:>10}"
+            f"{z.managed if z.managed is not None else '-':>10}{z.pages_free:>10}"
+            f"{z.pcp_count:>8}  {z.min}/{z.low}/{z.high}"
+        )
+    out.append("")
+    n = s.buddyinfo.nr_orders
+    out.append("free blocks per order (buddyinfo)")
+    out.append(f"{'zone':<12}" + "".join(f"{o:>7}" for o in range(n)) + f"{'pages':>10}")
+    for (node, zone), counts in s.buddyinfo.zones.items():
+        out.append(
+            f"{node} {zone:<10}"
+            + "".join(f"{c:>7}" for c in counts)
+            + f"{s.buddyinfo.free_pages(node, zone):>10}"
+        )
+    if pti is not None:
+        out.append("")
+        out.append("pageblocks per migratetype (pagetypeinfo)")
+        mts = pti.migratetypes
+        out.append(f"{'zone':<12}" + "".join(f"{m:>12}" for m in mts))
+        for (node, zone), row in pti.blocks.items():
+            out.append(f"{node} {zone:<10}" + "".join(f"{row.get(m, 0):>12}" for m in mts))
+    kinds = s.page_kinds()
+    out.append("")
+    if kinds is None:
+        out.append("page kinds: no kpageflags in this snapshot")
+    else:
+        out.append(
+            f"page kinds (kpageflags, pfns {s.pfn_start}-{s.pfn_end - 1}, {kinds.total} pages)"
+        )
+        items = [(k, v) for k, v in kinds.kinds.items() if v]
+        for i in range(0, len(items), 3):
+            out.append(
+                "  ".join(f"{k:<16}{v:>9} {_pct(v, kinds.total)}" for k, v in items[i : i + 3])
+            )
+        attrs = (
+            "LRU",
+            "MMAP",
+            "COMPOUND_HEAD",
+            "COMPOUND_TAIL",
+            "THP",
+            "UNEVICTABLE",
+            "MLOCKED",
+            "DIRTY",
+            "WRITEBACK",
+        )
+        out.append("flags: " + ", ".join(f"{a.lower()} {kinds.flags[a]}" for a in attrs))
+    return "\n".join(out)

@@ -49,7 +49,7 @@ from ..mm.constants import (
     PG_slab,
     PG_writeback,
 )
-from ..mm.costs import apply_costs, load_costs
+from ..mm.costs import apply_costs
 from ..mm.state import (
     Z_CMA_BASE,
     Z_CMA_COUNT,
@@ -62,6 +62,7 @@ from ..mm.state import (
     MachineState,
     allocate_state,
 )
+from ..params import load_costs
 from .procfs import (
     KPF_ANON,
     KPF_BUDDY,
@@ -73,8 +74,8 @@ from .procfs import (
     KPF_RESERVED,
     KPF_SLAB,
     KPF_WRITEBACK,
+    Snapshot,
 )
-from .snapshot import Snapshot
 
 MAX_BLOCK = 1 << (MAX_ORDER - 1)
 

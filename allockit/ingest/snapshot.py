@@ -7,16 +7,18 @@ A snapshot directory holds the files as the kernel printed them::
     kpageflags.gz kpagecount.gz                        (root only) one u64 per pfn, compressed
     meta.json                                          what was captured, when, how long it took
 
-:func:`capture_snapshot` writes one, :func:`load_snapshot` reads one (also the captures in
-``../shared/data/``, which have no ``meta.json`` and ``.xz`` kpage files) into a
-:class:`Snapshot` of parsed objects; the kpage arrays are read on first use. Rebuilding a
-simulated machine from a snapshot is not done here.
+:func:`capture_snapshot` writes one, :func:`load_snapshot` reads one into a
+:class:`~allockit.ingest.procfs.Snapshot` of parsed objects; the kpage arrays are read on first
+use. It also reads directories that hold only copies of the /proc files (no ``meta.json``,
+no one-line files), with kpage files compressed by xz, gzip or bzip2 or not at all.
+Rebuilding a simulated zone from a snapshot is ``allockit.ingest.rebuild``'s job (``allockit
+snapshot --rebuild`` runs it).
 
 The kpage files cover pfns ``[pfn_start, pfn_end)``: ``pfn_end`` is the end of the highest
 zone in zoneinfo, ``pfn_start`` the lowest zone start rounded down to a max-order block
 (0 on x86). They are read from /proc in chunks (8 MiB, one million pfns) with ``pread`` and
-written through gzip level 1 by default (xz preset 0 on request). Measured on the 24 GB
-(6.55 M pfn, 52 MB per file) 2-CPU VM this was written on, x86-64, Linux 6.18: the kernel
+written through gzip level 1 by default (xz preset 0 on request). Measured on a 24 GB
+(6.55 M pfns, 52 MB per file) 2-CPU x86-64 virtual machine with Linux 6.18: the kernel
 takes 0.5-1.0 s to produce one file (more when the machine is busy); gzip -1 adds 0.1-0.2 s
 per file, xz -0 0.3-0.55 s but writes 2-13x smaller files. A whole capture took 1.5-2.3 s
 with gzip -1 (0.8-1.1 MB of kpageflags.gz, 0.3-0.4 MB of kpagecount.gz) and 2.9 s with xz -0
@@ -27,33 +29,28 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import functools
 import gzip
 import json
 import lzma
 import os
 import platform
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import NamedTuple, NoReturn
 
 from allockit.ingest.procfs import (
     KPAGE_CHUNK,
     BuddyInfo,
     MemInfo,
-    PageKindCounts,
     PageTypeInfo,
     ProcParseError,
+    Snapshot,
     ZoneInfoFile,
-    count_page_kinds,
     parse_buddyinfo,
     parse_meminfo,
     parse_pagetypeinfo,
     parse_vmstat,
     parse_zoneinfo,
-    read_kpage_array,
 )
 
 __all__ = [
@@ -71,7 +68,8 @@ KPAGE_FILES = ("kpageflags", "kpagecount")
 _SUFFIX = {"gzip": ".gz", "xz": ".xz", "none": ""}
 
 
-def _open_compressed(path: Path, compression: str):
+def _create_compressed(path: Path, compression: str):
+    """A binary file object writing ``path`` through gzip -1, xz -0 or no compression."""
     if compression == "gzip":
         return gzip.open(path, "wb", compresslevel=1)
     if compression == "xz":
@@ -91,7 +89,7 @@ def _copy_kpage(
     want = (end - start) * 8
     fd = os.open(src, os.O_RDONLY)
     try:
-        with _open_compressed(dst, compression) as out:
+        with _create_compressed(dst, compression) as out:
             while done < want:
                 t = time.perf_counter()
                 piece = os.pread(fd, min(chunk_bytes, want - done), start * 8 + done)
@@ -129,10 +127,7 @@ def capture_snapshot(
     t_start = time.perf_counter()
     proc = Path(proc)
     dest = Path(dest_dir)
-    if (dest / "buddyinfo").exists() or (dest / "meta.json").exists():
-        raise ValueError(f"snapshot: {dest} already holds a snapshot; choose an empty directory")
-    if compression not in _SUFFIX:
-        raise ValueError(f"snapshot: compression {compression!r}: expected gzip, xz or none")
+    _check_destination(dest, compression)
     dest.mkdir(parents=True, exist_ok=True)
     now = _dt.datetime.now(_dt.UTC)
     meta: dict = {
@@ -144,6 +139,37 @@ def capture_snapshot(
         "files": {},
         "missing": {},
     }
+    texts = _copy_proc_files(proc, dest, meta)
+    _record_kernel(proc, dest, meta, now)
+    span = _kpage_range(proc, texts, max_pfns)
+    readable = all(os.access(proc / n, os.R_OK) for n in KPAGE_FILES)
+    if with_kpage is False:
+        kpage: dict = {"captured": False, "reason": "not requested"}
+    elif not readable:
+        if with_kpage:
+            raise ValueError(
+                f"snapshot: {proc}/kpageflags and kpagecount are not readable (they need root)"
+            )
+        kpage = {"captured": False, "reason": "not readable (needs root)"}
+    else:
+        kpage = _capture_kpage(proc, dest, span, compression, chunk_bytes)
+    meta["kpage"] = kpage
+    meta["duration_s"] = round(time.perf_counter() - t_start, 4)
+    (dest / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def _check_destination(dest: Path, compression: str) -> None:
+    """Refuse to write over a snapshot, or with a compression there is no writer for."""
+    if (dest / "buddyinfo").exists() or (dest / "meta.json").exists():
+        raise ValueError(f"snapshot: {dest} already holds a snapshot; choose an empty directory")
+    if compression not in _SUFFIX:
+        raise ValueError(f"snapshot: compression {compression!r}: expected gzip, xz or none")
+
+
+def _copy_proc_files(proc: Path, dest: Path, meta: dict) -> dict[str, bytes]:
+    """Copy :data:`PROC_FILES` byte for byte; an optional one that cannot be read is noted in
+    ``meta["missing"]`` (pagetypeinfo: mode 0400 since v5.4), a required one raises."""
     texts: dict[str, bytes] = {}
     for name in PROC_FILES:
         t = time.perf_counter()
@@ -157,7 +183,11 @@ def capture_snapshot(
         (dest / name).write_bytes(data)
         texts[name] = data
         meta["files"][name] = {"bytes": len(data), "read_s": round(time.perf_counter() - t, 5)}
+    return texts
 
+
+def _record_kernel(proc: Path, dest: Path, meta: dict, now: _dt.datetime) -> None:
+    """The kernel release, page size and time, in ``meta`` and as one-line files."""
     try:
         release = (proc / "sys" / "kernel" / "osrelease").read_text().strip()
         meta["kernel_release_source"] = "sys/kernel/osrelease"
@@ -171,6 +201,18 @@ def capture_snapshot(
     (dest / "page-size").write_text(f"{page_size}\n")
     (dest / "captured-at").write_text(now.strftime("%Y-%m-%dT%H:%M:%SZ") + "\n")
 
+
+class _KpageSpan(NamedTuple):
+    """The pfns to copy, ``[start, end)``, and where they come from."""
+
+    start: int
+    end: int
+    zoneinfo_end: int  # one past the highest pfn zoneinfo spans
+    max_pfns: int | None  # the caller's limit, if any
+
+
+def _kpage_range(proc: Path, texts: dict[str, bytes], max_pfns: int | None) -> _KpageSpan:
+    """The pfn range of the kpage copy (see the module docstring)."""
     zi = parse_zoneinfo(texts["zoneinfo"].decode(), str(proc / "zoneinfo"))
     bi = parse_buddyinfo(texts["buddyinfo"].decode(), str(proc / "buddyinfo"))
     align = 1 << (bi.nr_orders - 1)
@@ -178,45 +220,41 @@ def capture_snapshot(
     pfn_end = zi.pfn_end
     if max_pfns is not None:
         pfn_end = min(pfn_end, pfn_start + max_pfns)
-    kpage: dict = {"captured": False}
-    readable = all(os.access(proc / n, os.R_OK) for n in KPAGE_FILES)
-    if with_kpage is False:
-        kpage["reason"] = "not requested"
-    elif not readable:
-        if with_kpage:
-            raise ValueError(
-                f"snapshot: {proc}/kpageflags and kpagecount are not readable (they need root)"
-            )
-        kpage["reason"] = "not readable (needs root)"
-    else:
-        t = time.perf_counter()
-        files = {}
-        for name in KPAGE_FILES:
-            dst = dest / f"{name}{_SUFFIX[compression]}"
-            files[name] = _copy_kpage(
-                proc / name, dst, pfn_start, pfn_end, compression, chunk_bytes
-            )
-        got = {f["raw_bytes"] // 8 for f in files.values()}
-        nr = min(got)
-        kpage = {
-            "captured": True,
-            "pfn_start": pfn_start,
-            "pfn_end": pfn_start + nr,
-            "nr_pfns": nr,
-            "zoneinfo_pfn_end": zi.pfn_end,
-            "max_pfns": max_pfns,
-            "compression": compression,
-            "compression_level": {"gzip": 1, "xz": 0, "none": None}[compression],
-            "chunk_bytes": chunk_bytes,
-            "files": files,
-            "total_s": round(time.perf_counter() - t, 4),
-        }
-        if nr != pfn_end - pfn_start or len(got) != 1:
-            kpage["short_read"] = f"asked for {pfn_end - pfn_start} pfns, got {sorted(got)}"
-    meta["kpage"] = kpage
-    meta["duration_s"] = round(time.perf_counter() - t_start, 4)
-    (dest / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return meta
+    return _KpageSpan(pfn_start, pfn_end, zi.pfn_end, max_pfns)
+
+
+def _capture_kpage(
+    proc: Path, dest: Path, span: _KpageSpan, compression: str, chunk_bytes: int
+) -> dict:
+    """Copy kpageflags and kpagecount for the pfns of ``span``; the ``kpage`` meta entry.
+
+    Both files are read to the end of the range; if either stops early (a pfn range the
+    kernel will not read) the shorter length counts and ``short_read`` says so.
+    """
+    t = time.perf_counter()
+    files = {}
+    for name in KPAGE_FILES:
+        dst = dest / f"{name}{_SUFFIX[compression]}"
+        files[name] = _copy_kpage(proc / name, dst, span.start, span.end, compression, chunk_bytes)
+    got = {f["raw_bytes"] // 8 for f in files.values()}
+    nr = min(got)
+    kpage = {
+        "captured": True,
+        "pfn_start": span.start,
+        "pfn_end": span.start + nr,
+        "nr_pfns": nr,
+        "zoneinfo_pfn_end": span.zoneinfo_end,
+        "max_pfns": span.max_pfns,
+        "compression": compression,
+        "compression_level": {"gzip": 1, "xz": 0, "none": None}[compression],
+        "chunk_bytes": chunk_bytes,
+        "files": files,
+        "total_s": round(time.perf_counter() - t, 4),
+    }
+    want = span.end - span.start
+    if nr != want or len(got) != 1:
+        kpage["short_read"] = f"asked for {want} pfns, got {sorted(got)}"
+    return kpage
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,95 +269,12 @@ def _find_kpage(path: Path, name: str) -> Path | None:
     return None
 
 
-@dataclass
-class Snapshot:
-    """A loaded snapshot: every parsed file; ``kpageflags``/``kpagecount`` read on first use.
-
-    The kpage arrays hold pfns ``[pfn_start, pfn_end)``: entry ``i`` is pfn ``pfn_start + i``.
-    """
-
-    path: Path
-    meta: dict
-    kernel_release: str | None
-    page_size: int
-    page_size_source: str  # "meta.json", "page-size", "inferred" (meminfo) or "assumed"
-    buddyinfo: BuddyInfo
-    pagetypeinfo: PageTypeInfo | None
-    zoneinfo: ZoneInfoFile
-    vmstat: dict[str, int]
-    meminfo: MemInfo
-    pfn_start: int
-    pfn_end: int
-    kpageflags_path: Path | None = None
-    kpagecount_path: Path | None = None
-    _kinds: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def has_kpage(self) -> bool:
-        return self.kpageflags_path is not None
-
-    def _read(self, p: Path | None) -> np.ndarray | None:
-        if p is None:
-            return None
-        return read_kpage_array(p, expected_len=self.pfn_end - self.pfn_start)
-
-    @functools.cached_property
-    def kpageflags(self) -> np.ndarray | None:
-        return self._read(self.kpageflags_path)
-
-    @functools.cached_property
-    def kpagecount(self) -> np.ndarray | None:
-        return self._read(self.kpagecount_path)
-
-    def pfn_slice(self, node: int, zone: str) -> slice:
-        """Index range of a zone in the kpage arrays."""
-        z = self.zoneinfo.zone(node, zone)
-        if z.end_pfn is None:
-            return slice(0, 0)
-        lo = max(z.start_pfn - self.pfn_start, 0)
-        hi = min(z.end_pfn - self.pfn_start, self.pfn_end - self.pfn_start)
-        return slice(lo, max(lo, hi))
-
-    def page_kinds(self, zone: tuple[int, str] | None = None) -> PageKindCounts | None:
-        """Page-kind counts over the whole range or one zone; None without kpageflags."""
-        if not self.has_kpage:
-            return None
-        if zone not in self._kinds:
-            sl = self.pfn_slice(*zone) if zone else slice(None)
-            flags = self.kpageflags[sl]
-            counts = self.kpagecount[sl] if self.kpagecount_path else None
-            self._kinds[zone] = count_page_kinds(flags, counts)
-        return self._kinds[zone]
-
-    def consistency(self) -> dict[tuple[int, str], dict[str, int]]:
-        """Per zone: free pages as buddyinfo, zoneinfo, pagetypeinfo (and kpageflags) see them.
-
-        The files are read one after another, so on a busy machine they differ a little.
-        """
-        out = {}
-        for key in self.buddyinfo.zones:
-            row = {
-                "buddyinfo": self.buddyinfo.free_pages(*key),
-                "zoneinfo": self.zoneinfo.zone(*key).pages_free,
-            }
-            if self.pagetypeinfo is not None:
-                row["pagetypeinfo"] = self.pagetypeinfo.free_pages(*key)
-            kinds = self.page_kinds(key)
-            if kinds is not None:
-                row["kpageflags"] = kinds.kinds["free_buddy"]
-            out[key] = row
-        return out
-
-    def summary(self) -> str:
-        return format_summary(self)
-
-
 def load_snapshot(path: str | os.PathLike, *, page_size: int | None = 4096) -> Snapshot:
     """Read a snapshot directory into a :class:`Snapshot`.
 
     ``page_size`` is the page size the caller expects (allockit simulates 4 KiB pages); a
     snapshot of a machine with another one raises :class:`ProcParseError`. ``None`` accepts any.
-    Without ``meta.json`` or ``page-size`` (the captures in ``../shared/data/``) the page size is
+    Without ``meta.json`` or ``page-size`` (a plain copy of the /proc files) the page size is
     inferred as meminfo's ``Hugepagesize`` / pagetypeinfo's pages per block when that gives 4,
     16 or 64 KiB (the pageblock is the PMD huge page by default), and checked: with
     ``page_size`` given, ``pages per block × page_size`` must equal ``Hugepagesize``. Otherwise
@@ -330,76 +285,25 @@ def load_snapshot(path: str | os.PathLike, *, page_size: int | None = 4096) -> S
     path = Path(path)
     if not path.is_dir():
         raise ValueError(f"snapshot: {path} is not a directory")
-    meta: dict = {}
-    if (path / "meta.json").exists():
-        try:
-            meta = json.loads((path / "meta.json").read_text())
-        except json.JSONDecodeError as exc:
-            raise ProcParseError(
-                str(path / "meta.json"), f"JSON ({exc.msg})", lineno=exc.lineno
-            ) from exc
+    meta = _read_meta(path)
     for name in REQUIRED:
         if not (path / name).exists():
             raise ValueError(f"snapshot: {path} has no {name} (not a snapshot directory?)")
-
-    def text(name: str) -> str:
-        return (path / name).read_text()
-
-    if "page_size" in meta:
-        psize, psource = int(meta["page_size"]), "meta.json"
-    elif (path / "page-size").exists():
-        psize, psource = int(text("page-size").strip()), "page-size"
-    else:
-        psize, psource = 4096, "assumed"
-    meminfo = parse_meminfo(text("meminfo"), str(path / "meminfo"))
-    zoneinfo = parse_zoneinfo(text("zoneinfo"), str(path / "zoneinfo"))
-    buddy = parse_buddyinfo(text("buddyinfo"), str(path / "buddyinfo"))
-    vmstat = parse_vmstat(text("vmstat"), str(path / "vmstat"))
+    psize, psource = _recorded_page_size(path, meta)
+    meminfo = parse_meminfo(_text(path, "meminfo"), str(path / "meminfo"))
+    zoneinfo = parse_zoneinfo(_text(path, "zoneinfo"), str(path / "zoneinfo"))
+    buddy = parse_buddyinfo(_text(path, "buddyinfo"), str(path / "buddyinfo"))
+    vmstat = parse_vmstat(_text(path, "vmstat"), str(path / "vmstat"))
     pti = None
     if (path / "pagetypeinfo").exists():
-        pti_text = text("pagetypeinfo")
-        pti = parse_pagetypeinfo(pti_text, str(path / "pagetypeinfo"))
-        hp = meminfo.values.get("Hugepagesize")
-        if psource == "assumed" and hp:
-            # No recorded page size: infer it from the pageblock (normally the huge page).
-            inferred = hp * 1024 // pti.pages_per_block
-            if inferred in (4096, 16384, 65536) and inferred * pti.pages_per_block == hp * 1024:
-                psize, psource = inferred, "inferred"
-            if page_size is not None:
-                # the pageblock must be page_size × pages per block (raises if not)
-                parse_pagetypeinfo(
-                    pti_text,
-                    str(path / "pagetypeinfo"),
-                    page_size=page_size,
-                    pageblock_bytes=hp * 1024,
-                )
-        if pti.nr_orders != buddy.nr_orders:
-            raise ProcParseError(
-                str(path / "pagetypeinfo"),
-                f"{buddy.nr_orders} orders as in buddyinfo, found {pti.nr_orders}",
-            )
+        pti, psize, psource = _load_pagetypeinfo(path, meminfo, buddy, page_size, psize, psource)
     if page_size is not None and psize != page_size:
-        where = path / ("page-size" if psource == "page-size" else "meta.json")
-        raise ProcParseError(
-            str(where),
-            f"page size {page_size} (the page size allockit simulates); this snapshot was "
-            f"taken on a machine with {psize}-byte pages",
-        )
-    zone_keys = {(z.node, z.name) for z in zoneinfo.zones}
-    for key in buddy.zones:
-        if key not in zone_keys:
-            raise ProcParseError(
-                str(path / "buddyinfo"),
-                f"zones that zoneinfo lists; node {key[0]} zone {key[1]} is not in it",
-            )
-    kp = meta.get("kpage", {})
-    if kp.get("captured"):
-        pfn_start, pfn_end = int(kp["pfn_start"]), int(kp["pfn_end"])
-    else:
-        pfn_start, pfn_end = 0, zoneinfo.pfn_end
+        _wrong_page_size(path, page_size, psize, psource)
+    _check_buddyinfo_zones(path, buddy, zoneinfo)
+    pfn_start, pfn_end = _kpage_pfns(meta, zoneinfo)
     release = None
     if (path / "kernel-release").exists():
-        release = text("kernel-release").strip()
+        release = _text(path, "kernel-release").strip()
     return Snapshot(
         path=path,
         meta=meta,
@@ -418,87 +322,95 @@ def load_snapshot(path: str | os.PathLike, *, page_size: int | None = 4096) -> S
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# summary and command
+def _text(path: Path, name: str) -> str:
+    return (path / name).read_text()
 
 
-def _pct(n: int, total: int) -> str:
-    return f"{100.0 * n / total:5.1f}%" if total else "    -"
+def _read_meta(path: Path) -> dict:
+    """``meta.json`` of a snapshot taken by :func:`capture_snapshot`; {} if there is none."""
+    if not (path / "meta.json").exists():
+        return {}
+    try:
+        return json.loads((path / "meta.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise ProcParseError(
+            str(path / "meta.json"), f"JSON ({exc.msg})", lineno=exc.lineno
+        ) from exc
 
 
-def format_summary(s: Snapshot) -> str:
-    """A one-screen summary: zones, free blocks per order, blocks per migratetype, page kinds."""
-    out = []
-    when = s.meta.get("captured_at")
-    if when is None and (s.path / "captured-at").exists():
-        when = (s.path / "captured-at").read_text().strip()
-    out.append(
-        f"snapshot {s.path}: kernel {s.kernel_release or '?'}, {s.meta.get('arch', '?')}, "
-        f"{s.page_size}-byte pages ({s.page_size_source}), captured {when or '?'}"
+def _recorded_page_size(path: Path, meta: dict) -> tuple[int, str]:
+    """(page size, where it comes from): meta.json, the page-size file, else 4096 assumed."""
+    if "page_size" in meta:
+        return int(meta["page_size"]), "meta.json"
+    if (path / "page-size").exists():
+        return int(_text(path, "page-size").strip()), "page-size"
+    return 4096, "assumed"
+
+
+def _load_pagetypeinfo(
+    path: Path,
+    meminfo: MemInfo,
+    buddy: BuddyInfo,
+    page_size: int | None,
+    psize: int,
+    psource: str,
+) -> tuple[PageTypeInfo, int, str]:
+    """Parse pagetypeinfo; with no recorded page size, infer it from the pageblock.
+
+    Returns the parsed file and the page size with its source (``"inferred"`` when the
+    pageblock gave it, else ``psize`` and ``psource`` unchanged). pagetypeinfo must have as
+    many orders as buddyinfo.
+    """
+    source = str(path / "pagetypeinfo")
+    pti_text = _text(path, "pagetypeinfo")
+    pti = parse_pagetypeinfo(pti_text, source)
+    hp = meminfo.values.get("Hugepagesize")
+    if psource == "assumed" and hp:
+        # No recorded page size: infer it from the pageblock (normally the huge page).
+        inferred = hp * 1024 // pti.pages_per_block
+        if inferred in (4096, 16384, 65536) and inferred * pti.pages_per_block == hp * 1024:
+            psize, psource = inferred, "inferred"
+        if page_size is not None:
+            # the pageblock must be page_size × pages per block (raises if not)
+            parse_pagetypeinfo(pti_text, source, page_size=page_size, pageblock_bytes=hp * 1024)
+    if pti.nr_orders != buddy.nr_orders:
+        raise ProcParseError(
+            source, f"{buddy.nr_orders} orders as in buddyinfo, found {pti.nr_orders}"
+        )
+    return pti, psize, psource
+
+
+def _wrong_page_size(path: Path, page_size: int, psize: int, psource: str) -> NoReturn:
+    """Raise: the snapshot's machine had ``psize``-byte pages, not ``page_size``."""
+    where = path / ("page-size" if psource == "page-size" else "meta.json")
+    raise ProcParseError(
+        str(where),
+        f"page size {page_size} (the page size allockit simulates); this snapshot was "
+        f"taken on a machine with {psize}-byte pages",
     )
-    pti = s.pagetypeinfo
-    if pti is not None:
-        out.append(
-            f"pageblock order {pti.pageblock_order} ({pti.pages_per_block} pages), "
-            f"{pti.nr_orders} orders"
-            + (" (some pagetypeinfo counts capped)" if pti.any_capped else "")
-        )
-    out.append("")
-    out.append(
-        f"{'zone':<12}{'start_pfn':>10}{'spanned':>10}{'present':>10}{'managed':>10}"
-        f"{'free':>10}{'pcp':>8}  min/low/high"
-    )
-    for z in s.zoneinfo.zones:
-        if not z.spanned:
-            continue
-        out.append(
-            f"{z.node} {z.name:<10}{z.start_pfn or 0:>10}{z.spanned:>10}{z.present:>10}"
-            f"{z.managed if z.managed is not None else '-':>10}{z.pages_free:>10}"
-            f"{z.pcp_count:>8}  {z.min}/{z.low}/{z.high}"
-        )
-    out.append("")
-    n = s.buddyinfo.nr_orders
-    out.append("free blocks per order (buddyinfo)")
-    out.append(f"{'zone':<12}" + "".join(f"{o:>7}" for o in range(n)) + f"{'pages':>10}")
-    for (node, zone), counts in s.buddyinfo.zones.items():
-        out.append(
-            f"{node} {zone:<10}"
-            + "".join(f"{c:>7}" for c in counts)
-            + f"{s.buddyinfo.free_pages(node, zone):>10}"
-        )
-    if pti is not None:
-        out.append("")
-        out.append("pageblocks per migratetype (pagetypeinfo)")
-        mts = pti.migratetypes
-        out.append(f"{'zone':<12}" + "".join(f"{m:>12}" for m in mts))
-        for (node, zone), row in pti.blocks.items():
-            out.append(f"{node} {zone:<10}" + "".join(f"{row.get(m, 0):>12}" for m in mts))
-    kinds = s.page_kinds()
-    out.append("")
-    if kinds is None:
-        out.append("page kinds: no kpageflags in this snapshot")
-    else:
-        out.append(
-            f"page kinds (kpageflags, pfns {s.pfn_start}-{s.pfn_end - 1}, {kinds.total} pages)"
-        )
-        items = [(k, v) for k, v in kinds.kinds.items() if v]
-        for i in range(0, len(items), 3):
-            out.append(
-                "  ".join(f"{k:<16}{v:>9} {_pct(v, kinds.total)}" for k, v in items[i : i + 3])
+
+
+def _kpage_pfns(meta: dict, zoneinfo: ZoneInfoFile) -> tuple[int, int]:
+    """The pfns the kpage files cover: as captured, else from 0 to zoneinfo's end."""
+    kp = meta.get("kpage", {})
+    if kp.get("captured"):
+        return int(kp["pfn_start"]), int(kp["pfn_end"])
+    return 0, zoneinfo.pfn_end
+
+
+def _check_buddyinfo_zones(path: Path, buddy: BuddyInfo, zoneinfo: ZoneInfoFile) -> None:
+    """Every zone of buddyinfo is one zoneinfo lists (the files come from one machine)."""
+    zone_keys = {(z.node, z.name) for z in zoneinfo.zones}
+    for key in buddy.zones:
+        if key not in zone_keys:
+            raise ProcParseError(
+                str(path / "buddyinfo"),
+                f"zones that zoneinfo lists; node {key[0]} zone {key[1]} is not in it",
             )
-        attrs = (
-            "LRU",
-            "MMAP",
-            "COMPOUND_HEAD",
-            "COMPOUND_TAIL",
-            "THP",
-            "UNEVICTABLE",
-            "MLOCKED",
-            "DIRTY",
-            "WRITEBACK",
-        )
-        out.append("flags: " + ", ".join(f"{a.lower()} {kinds.flags[a]}" for a in attrs))
-    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# command
 
 
 def _cmd_snapshot(args: argparse.Namespace) -> int:
@@ -522,6 +434,7 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     print(snap.summary())
     if args.rebuild is None:
         return 0
+    # imported here: the rebuild needs the simulator (numba, pandas), a capture does not
     from .rebuild import check_passes, check_text, rebuild_zone, self_check
 
     r = rebuild_zone(snap, args.rebuild or None, args.node)
