@@ -1,5 +1,5 @@
-"""The /proc parsers on the real 6.18 captures in ../shared/data and on hand-made fixtures of
-other kernels (tests/fixtures/procfs/README.md).
+"""The /proc parsers on the real 6.18 captures in data/raw/ (data/raw/README.md) and on
+hand-made fixtures of other kernels (tests/fixtures/procfs/README.md).
 
 The expected numbers were read off the files by hand (and cross-checked between files: the
 idle capture was taken at a quiet moment, so its buddyinfo, pagetypeinfo, zoneinfo, vmstat and
@@ -39,16 +39,13 @@ from allockit.ingest.procfs import (
     parse_zoneinfo,
     read_kpage_array,
 )
+from allockit.paths import DATA_DIR
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+RAW = DATA_DIR / "raw"
 FIX = Path(__file__).parent / "fixtures" / "procfs"
-IDLE = SHARED / "idle-snapshot"
-KBUILD = [SHARED / "kbuild-j2-384M" / s for s in ("snap-0", "snap-mid", "snap-end")]
+IDLE = RAW / "idle-snapshot"
+KBUILD = [RAW / "kbuild-j2-384M" / s for s in ("snap-0", "snap-mid", "snap-end")]
 REAL = [IDLE, *KBUILD]
-
-needs_shared = pytest.mark.skipif(
-    not (IDLE / "buddyinfo").exists(), reason=f"real captures not found under {SHARED}"
-)
 
 
 def read(d: Path, name: str) -> str:
@@ -56,14 +53,12 @@ def read(d: Path, name: str) -> str:
 
 
 def real_ids():
-    return [p.relative_to(SHARED).as_posix() if p.is_relative_to(SHARED) else str(p) for p in REAL]
+    return [p.relative_to(RAW).as_posix() for p in REAL]
 
 
 @pytest.fixture(scope="module", params=REAL, ids=real_ids())
 def real(request):
     d = request.param
-    if not (d / "buddyinfo").exists():
-        pytest.skip(f"real captures not found under {SHARED}")
     return dict(
         dir=d,
         buddy=parse_buddyinfo(read(d, "buddyinfo"), str(d / "buddyinfo")),
@@ -78,7 +73,6 @@ def real(request):
 # real captures: exact values of the idle capture
 
 
-@needs_shared
 def test_idle_buddyinfo_values():
     b = parse_buddyinfo(read(IDLE, "buddyinfo"))
     assert b.nr_orders == 11
@@ -90,7 +84,6 @@ def test_idle_buddyinfo_values():
     assert b.total_free_pages() == 1628682
 
 
-@needs_shared
 def test_idle_pagetypeinfo_values():
     p = parse_pagetypeinfo(read(IDLE, "pagetypeinfo"))
     assert (p.pageblock_order, p.pages_per_block, p.nr_orders) == (9, 512, 11)
@@ -108,7 +101,6 @@ def test_idle_pagetypeinfo_values():
     assert p.total_blocks(0, "DMA32") == 1528
 
 
-@needs_shared
 def test_idle_zoneinfo_values():
     zi = parse_zoneinfo(read(IDLE, "zoneinfo"))
     assert [(z.node, z.name) for z in zi.zones] == [
@@ -159,7 +151,6 @@ def test_idle_zoneinfo_values():
     assert (zi.pfn_start, zi.pfn_end) == (1, 6553600)
 
 
-@needs_shared
 def test_idle_vmstat_meminfo_values():
     vm = parse_vmstat(read(IDLE, "vmstat"))
     assert vm["nr_free_pages"] == 1628682 and vm["nr_dirty"] == 5965
@@ -214,7 +205,6 @@ def test_pageblocks_cover_the_zone(real):
     assert p.total_blocks(0, "Normal") * 512 == 1048576
 
 
-@needs_shared
 def test_kbuild_snapshots_differ_from_idle():
     """The three build snapshots are three different moments (a parser returning stale or
     constant data would fail this)."""
@@ -230,8 +220,6 @@ def test_kbuild_snapshots_differ_from_idle():
 
 @pytest.fixture(scope="module")
 def idle_kpage():
-    if not (IDLE / "kpageflags.xz").exists():
-        pytest.skip(f"real captures not found under {SHARED}")
     zi = parse_zoneinfo(read(IDLE, "zoneinfo"))
     flags = read_kpage_array(IDLE / "kpageflags.xz", expected_len=zi.pfn_end)
     counts = read_kpage_array(IDLE / "kpagecount.xz", expected_len=zi.pfn_end)
@@ -267,7 +255,6 @@ def test_kpageflags_agrees_with_the_text_files(idle_kpage):
     assert k.mapped == int(np.count_nonzero(counts))
 
 
-@needs_shared
 @pytest.mark.parametrize("snap", KBUILD, ids=lambda p: p.name)
 def test_kbuild_kpageflags_free_and_cache(snap):
     zi = parse_zoneinfo(read(snap, "zoneinfo"))
@@ -559,7 +546,6 @@ def test_kpage_bad_input(tmp_path):
         read_kpage_array(tmp_path / "cut.xz")
 
 
-@needs_shared
 def test_real_kpageflags_against_another_zoneinfo():
     """The real kpageflags (6553600 pfns) does not fit the v5.9 fixture's zones (7340032)."""
     zi = parse_zoneinfo(read(FIX / "v5.9-2node", "zoneinfo"))

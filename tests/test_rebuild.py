@@ -30,11 +30,10 @@ from allockit.mm.constants import (
     PG_slab,
 )
 from allockit.mm.invariants import check_invariants
+from allockit.paths import DATA_DIR
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-IDLE = SHARED / "idle-snapshot"
+IDLE = DATA_DIR / "raw" / "idle-snapshot"
 FIXTURES = Path(__file__).parent / "fixtures" / "procfs"
-shared = pytest.mark.skipif(not IDLE.exists(), reason="../shared/data captures not present")
 
 
 def b(*bits):
@@ -66,7 +65,6 @@ def test_migratetype_placement_from_totals():
         place_migratetypes(f, present, pb, totals, "bottom")
 
 
-@shared
 def test_rebuild_idle_dma32_matches_buddyinfo_exactly():
     snap = load_snapshot(IDLE)
     r = rebuild_zone(snap, "DMA32")
@@ -87,7 +85,6 @@ def test_rebuild_refuses_without_kpage_or_with_other_page_size():
         rebuild_zone(snap)
 
 
-@shared
 def test_rebuild_bad_zone():
     with pytest.raises(ConfigError, match=r"zone: 'HighMem'; allowed: DMA, DMA32, Normal"):
         rebuild_zone(load_snapshot(IDLE), "HighMem")

@@ -14,9 +14,9 @@ import pytest
 
 from allockit.ingest.procfs import KPF_BUDDY, ProcParseError
 from allockit.ingest.snapshot import capture_snapshot, load_snapshot, register
+from allockit.paths import DATA_DIR
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-IDLE = SHARED / "idle-snapshot"
+IDLE = DATA_DIR / "raw" / "idle-snapshot"
 FIX = Path(__file__).parent / "fixtures" / "procfs"
 V59 = FIX / "v5.9-2node"
 
@@ -151,7 +151,6 @@ def test_capture_errors(fake_proc, tmp_path):
 # loading
 
 
-@pytest.mark.skipif(not (IDLE / "buddyinfo").exists(), reason=f"no captures under {SHARED}")
 def test_load_real_capture_lazily():
     s = load_snapshot(IDLE)
     assert (s.page_size, s.page_size_source) == (4096, "inferred")
@@ -239,7 +238,6 @@ def test_cli_snapshot_fake_proc(fake_proc, tmp_path, capsys):
     assert "0 Normal             402        5378         362           2" in out  # blocks
 
 
-@pytest.mark.skipif(not (IDLE / "buddyinfo").exists(), reason=f"no captures under {SHARED}")
 def test_cli_snapshot_load_only(capsys):
     assert cli(["snapshot", str(IDLE), "--load"]) == 0
     out = capsys.readouterr().out
