@@ -11,7 +11,8 @@ import pytest
 
 from allockit.lab.census import CLASSES, census_table, details
 from allockit.lab.guest import parse_console, parse_kv
-from allockit.lab.runner import LabSpec, rows_from_log
+from allockit.lab.rows import rows_from_log
+from allockit.lab.spec import LabSpec
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "lab"
 CENSUS = (FIX / "6.1-kbuild-census-short.console.log").read_text()
@@ -112,3 +113,22 @@ def test_markdown_table_one_row_per_experiment():
     assert len(md) == 2 + 3
     assert md[2].startswith("| 6.1 | `cma_single` | 1 | 90 | 4 | file_dirty 74 (82%; 2)")
     assert md[2].endswith("| 99% / 99% / 99% |")
+
+
+def test_details_takes_a_path_as_str_or_path_and_text(tmp_path):
+    """A str naming a console file reads the file (it once parsed the name as console text and
+    returned an empty table); console text still parses as text; a missing file is an error."""
+    import gzip
+
+    p = tmp_path / "run.log.gz"
+    with gzip.open(p, "wt") as fh:
+        fh.write(CENSUS)
+    plain = tmp_path / "run.log"
+    plain.write_text(CENSUS)
+    want = details(CENSUS)
+    assert len(want) == 12
+    for arg in (p, str(p), plain, str(plain)):
+        pd.testing.assert_frame_equal(details(arg), want)
+    with pytest.raises(FileNotFoundError):
+        details(str(tmp_path / "missing.log.gz"))
+    assert details("").empty

@@ -1,5 +1,5 @@
 """Parsing the guest's console (allockit/lab/guest.py) and turning it into result rows
-(allockit/lab/runner.py), on console logs captured from real lab runs (tests/fixtures/lab/)."""
+(allockit/lab/rows.py), on console logs captured from real lab runs (tests/fixtures/lab/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from allockit.lab.guest import parse_console, parse_kv, write_conf
-from allockit.lab.runner import LabSpec, calib_factors, rows_from_log
+from allockit.lab.rows import calib_factors, rows_from_log
+from allockit.lab.spec import LabSpec
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "lab"
 IDLE = (FIX / "5.10-idle.console.log").read_text()
@@ -133,7 +134,7 @@ def test_6_1_counts_busy_retries_with_the_tracepoint_too():
 def test_second_calibration_at_the_end_enters_the_factors():
     """Newer guests calibrate again at the end (workload stopped); the factors are the
     geometric mean of both, and both page-fault factors are kept."""
-    from allockit.lab.runner import run_factors
+    from allockit.lab.rows import run_factors
 
     log = parse_console((FIX / "6.1-idle-endcalib.console.log").read_text())
     assert log.done and not log.problems() and len(log.events["calib"]) == 2

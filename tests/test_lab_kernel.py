@@ -1,18 +1,21 @@
-"""The lab's kernel config and cache-key logic (allockit/lab/kernel.py), and its run spec checks
-(allockit/lab/runner.py): no kernel build, no QEMU."""
+"""The lab's kernel config and cache-key logic (allockit/lab/kernel.py), its run spec checks
+(allockit/lab/spec.py), QEMU command line (allockit/lab/qemu.py) and experiment table
+(allockit/lab/experiments.py): no kernel build, no QEMU."""
 
 from __future__ import annotations
 
 import pytest
 
 from allockit.lab import kernel as K
-from allockit.lab.runner import EXPERIMENTS, LabSpec, guest_conf, qemu_command
+from allockit.lab.experiments import EXPERIMENTS
+from allockit.lab.qemu import guest_conf, qemu_command
+from allockit.lab.spec import LabSpec
 
 FRAG = K.FRAGMENT.read_text()
 SCRIPT = K.BUILD_SCRIPT.read_text()
 
 
-def test_fragment_has_every_option_kernel_lab_md_lists():
+def test_fragment_has_every_option_docs_lab_md_lists():
     opts = K.parse_fragment(FRAG)
     for name in ("CMA", "DMA_CMA", "CMA_DEBUGFS", "CMA_SYSFS", "DEBUG_FS", "COMPACTION",
                  "MIGRATION", "TRANSPARENT_HUGEPAGE", "PAGE_OWNER", "MEMORY_HOTPLUG",
@@ -110,9 +113,9 @@ def test_lab_spec_checks_name_the_field():
 
 def test_lab_spec_needs_the_checkout(tmp_path, monkeypatch):
     """A wheel install has no lab/ beside the package: say so before any work."""
-    from allockit.lab import runner
+    from allockit.lab import spec
 
-    monkeypatch.setattr(runner, "LAB_DIR", tmp_path / "lab")
+    monkeypatch.setattr(spec, "LAB_DIR", tmp_path / "lab")
     with pytest.raises(ValueError, match="lab files: .* is missing; allowed: a source checkout"):
         LabSpec().check()
 
@@ -121,9 +124,10 @@ def test_guest_conf_and_qemu_command(tmp_path):
     spec = LabSpec(experiments=["cma_single", "cma_chunked_o9", "buddy_compaction_movable"])
     conf, exps = guest_conf(spec)
     assert conf["LAB_TRIALS"] == 10 and conf["LAB_WORKLOAD"] == "kbuild"
+    sim = {k: EXPERIMENTS[k].sim for k in spec.experiments}  # params/seed.yaml's values
     assert exps == [
-        ("cma_single", "cma_single 4 4800 8"),
-        ("cma_chunked_o9", "cma_chunked 4 4800 9"),
+        ("cma_single", f"cma_single 4 4800 {sim['cma_single']['align']}"),
+        ("cma_chunked_o9", f"cma_chunked 4 4800 {sim['cma_chunked_o9']['chunk_order']}"),
         ("buddy_compaction_movable", "buddy 4 4800 movable"),
     ]
     cmd = qemu_command(spec, "tcg", tmp_path / "bz", tmp_path / "rd", tmp_path / "d.img",
@@ -133,13 +137,3 @@ def test_guest_conf_and_qemu_command(tmp_path):
     assert "cma=500M" in line and "snapshot=on" in line and "throttling.bps-write=67108864" in line
     assert "-enable-kvm" not in line and "-cpu host" not in line
     assert "-cpu host" in " ".join(qemu_command(spec, "kvm", tmp_path, tmp_path, None, tmp_path))
-
-
-def test_every_experiment_maps_to_a_simulator_strategy():
-    from allockit.strategies import STRATEGIES, check
-
-    for label, e in EXPERIMENTS.items():
-        params = dict(e.sim)
-        name = params.pop("strategy")
-        assert name in STRATEGIES, label
-        check(name, 4, 4800, params, 128000)  # the seed's request on a 500 MiB area

@@ -50,7 +50,8 @@ def test_idle_guest_runs_every_cma_shape(tmp_path):
     without a busy retry; the run completes and its Parquet has one row per result."""
     import pandas as pd
 
-    from allockit.lab.runner import LabSpec, run_lab
+    from allockit.lab.runner import run_lab
+    from allockit.lab.spec import LabSpec
 
     spec = LabSpec(
         kernel=KERNEL,
@@ -72,7 +73,8 @@ def test_idle_guest_runs_every_cma_shape(tmp_path):
 
 def test_timeout_kills_the_guest_and_says_so(tmp_path):
     """1000 idle rounds of 4,800 cma_alloc calls take minutes; the 30 s limit must cut them."""
-    from allockit.lab.runner import LabSpec, run_lab
+    from allockit.lab.runner import run_lab
+    from allockit.lab.spec import LabSpec
 
     spec = LabSpec(kernel=KERNEL, workload="idle", trials=1000, experiments=["cma_many"],
                    timeout_s=30)  # fmt: skip

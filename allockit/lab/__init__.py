@@ -1,1 +1,1 @@
-"""The real-kernel lab (issue 7): the same experiments on a real Linux kernel under QEMU."""
+"""The real-kernel lab: the same experiments on a real Linux kernel under QEMU."""

@@ -65,8 +65,12 @@ def census_table(df: pd.DataFrame, by: tuple[str, ...] = ("kernel", "strategy"))
 
 
 def details(console: str | Path) -> pd.DataFrame:
-    """The ``busy`` lines of a console log (text, or a path to a ``.log`` / ``.log.gz``), one
-    row per distinct busy pfn of an experiment run (the first 20 of each run)."""
+    """The ``busy`` lines of a console log (text, or a path to a ``.log`` / ``.log.gz`` as a
+    ``Path`` or a ``str``), one row per distinct busy pfn of an experiment run (the first 20 of
+    each run). A ``str`` is a path when it is one line without ``ALLOCKIT``: console text is
+    ``ALLOCKIT`` lines; a path that does not exist is an error, never an empty table."""
+    if isinstance(console, str) and console and "\n" not in console and "ALLOCKIT" not in console:
+        console = Path(console)
     if isinstance(console, Path):
         opener = gzip.open if console.suffix == ".gz" else open
         with opener(console, "rt", errors="replace") as fh:

@@ -11,7 +11,10 @@ import argparse
 
 
 def _cmd_lab_run(args: argparse.Namespace) -> int:
-    from .runner import EXPERIMENTS, LabSpec, run_lab, summarize
+    from .experiments import EXPERIMENTS
+    from .rows import summarize
+    from .runner import run_lab
+    from .spec import LabSpec
 
     exps = list(EXPERIMENTS) if args.experiments in (None, "all") else args.experiments.split(",")
     spec = LabSpec(
@@ -46,8 +49,9 @@ def _cmd_lab_run(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add ``lab run`` to an ``argparse`` subparsers object."""
+    from .experiments import EXPERIMENTS
     from .kernel import KERNELS
-    from .runner import EXPERIMENTS, WORKLOADS, LabSpec
+    from .spec import WORKLOADS, LabSpec
 
     d = LabSpec()
     lab = subparsers.add_parser("lab", help="the same experiments on a real kernel under QEMU")

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..mm.vmstat import VMSTAT_NAMES
-from .runner import DATA_DIR, EXPERIMENTS
+from .experiments import EXPERIMENTS
+from .spec import DATA_DIR
 
 # lab kernel series -> the simulator's kernel model ("5.9": next-20200813, the seed's tree)
 SIM_KERNEL = {"5.10": "5.9", "6.1": "6.1"}

@@ -23,7 +23,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .kernel import LAB_DIR, KernelBuild
+from ..paths import LAB_DIR
+from .kernel import KernelBuild
 
 KINDS = ("boot", "calib", "cma", "workload", "warm", "meminfo", "result", "busy", "error", "done")
 

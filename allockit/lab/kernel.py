@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-LAB_DIR = REPO / "lab"
+from ..paths import LAB_DIR
+
 FRAGMENT = LAB_DIR / "kernel" / "cma.config"
 BUILD_SCRIPT = LAB_DIR / "kernel" / "build-kernel.sh"
 

@@ -1,5 +1,5 @@
 /*
- * allockit lab: time-distortion calibration (issue 7, "Time distortion").
+ * allockit lab: time-distortion calibration (docs/lab.md, "Time distortion").
  *
  * The same static binary runs on the host (natively) and in the guest (under QEMU TCG) at boot;
  * the ratio guest/host of each figure is how much slower the emulated machine is at that kind

@@ -4,7 +4,7 @@
 #   make-rootfs.sh OUT_DIR
 #
 # debootstrap (taken from its .deb, unpacked, not installed) a minbase bookworm with the kernel
-# build toolchain into OUT_DIR/root (about 2 minutes and 460 MB, ../shared/design/kernel-lab.md).
+# build toolchain into OUT_DIR/root (about 2 minutes and 460 MB on a 2-core host).
 # The caller runs it under nice/ionice. OUT_DIR/root/.allockit-rootfs-done marks success.
 set -eu
 OUT=$1

@@ -9,10 +9,11 @@
 # OUT_DIR      the cache directory ~/.cache/allockit/lab/kernels/<pkgversion>-<hash>/
 # JOBS         make -j value
 #
-# Steps (what ../shared/design/kernel-lab.md found to work): unpack, export the CMA symbols the
-# measuring module calls (not exported upstream: cma_alloc, cma_release, cma_for_each_area,
-# cma_get_name, cma_get_size), make defconfig + kvm_guest.config, merge the fragment, check every
-# requested option made it, build bzImage and modules (Module.symvers for the out-of-tree module).
+# Steps (why each is needed: docs/lab.md, "The facts the lab rests on"): unpack, export the CMA
+# symbols the measuring module calls (not exported upstream: cma_alloc, cma_release,
+# cma_for_each_area, cma_get_name, cma_get_size), make defconfig + kvm_guest.config, merge the
+# fragment, check every requested option made it, build bzImage and modules (Module.symvers for
+# the out-of-tree module).
 # The caller runs this under nice/ionice. On success OUT_DIR/bzImage exists; on failure it does not.
 set -eu
 SRC=$1; FRAG=$2; OUT=$3; JOBS=$4

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * allockit_lab: the measuring side of the allockit real-kernel lab (issue 7).
+ * allockit_lab: the measuring side of the allockit real-kernel lab (docs/lab.md).
  *
  * Runs, in the kernel, the strategies of allockit/strategies/ that a stock kernel can run, on
  * the default CMA area (cma=<size> on the command line), and reports one result per run:
