@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import bare_state, populated
 
-from allockit.mm import api
+from allockit.mm import api, copy_state
 from allockit.mm.background import PK_FILE, PK_FILE_NOMIGRATE
 from allockit.mm.buddy import free_one_page
 from allockit.mm.constants import (
@@ -27,11 +27,11 @@ from allockit.mm.constants import (
     PG_writeback,
 )
 from allockit.mm.contig import ACR_ASYNC, ACR_ONE_TRY
-from allockit.mm.costs import load_costs
 from allockit.mm.invariants import check_invariants
 from allockit.mm.isolation import set_migratetype_isolate, undo_isolate_page_range
 from allockit.mm.state import Z_CLOCK, Z_COST, Z_WMARK
 from allockit.mm.vmstat import NR_FREE_PAGES
+from allockit.params import load_costs
 
 CMA_BASE, CMA_END = 3072, 4096
 
@@ -121,13 +121,24 @@ def test_pinned_file_page_stops_migration_after_five_tries():
     check_invariants(s)
 
 
-def test_short_pin_is_waited_out_by_retries():
-    """A pin that ends while forced passes sleep elsewhere lets the range succeed."""
-    s = populated()
-    files = cma_pages_in_use(s, CMA_BASE, CMA_BASE + 512, "file")
-    pin(s, files[0], 1)  # released after 1 us of simulated time
-    r = api.alloc_contig_range(s, CMA_BASE, CMA_BASE + 512)
+def test_a_pin_blocks_the_range_only_while_it_lasts():
+    """The same page pinned for a second makes the range fail on it; pinned for 1 us (over
+    before migration reaches it: pins end lazily at their release time) it is migrated."""
+    base = populated()
+    target = cma_pages_in_use(base, CMA_BASE, CMA_BASE + 512, "file")[0]
+    held = copy_state(base)
+    pin(held, target, 10**6)
+    r = api.alloc_contig_range(held, CMA_BASE, CMA_BASE + 512)
+    assert r.ret == -EBUSY and r.extra["busy_pfn"] == target
+    assert r.counters["sim_migrate_eagain"] == 50
+    short = copy_state(base)
+    pin(short, target, 1)
+    r = api.alloc_contig_range(short, CMA_BASE, CMA_BASE + 512)
     assert r.ret == 0
+    assert r.counters.get("sim_migrate_eagain", 0) == 0
+    obj = int(base.owner[target])  # the background object that lived there now lives elsewhere
+    assert obj >= 0 and not CMA_BASE <= short.obj_pfn[obj] < CMA_BASE + 512
+    check_invariants(short)
 
 
 def test_writeback_is_waited_for_in_sync_mode():
