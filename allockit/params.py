@@ -65,6 +65,18 @@ def cost_constants(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
     return read_sourced(path or COSTS_FILE, COST_NAMES, "cost")
 
 
+def kbuild_constants(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """The synthetic build's entries, validated: name -> {value, source}."""
+    from .workload.kbuild import PARAM_NAMES
+
+    return read_sourced(path or KBUILD_FILE, PARAM_NAMES, "workload parameter")
+
+
+def estimated_workload(path: str | Path | None = None) -> list[str]:
+    """Build parameters whose source is "estimate" (what the workload sweep varies)."""
+    return [k for k, v in kbuild_constants(path).items() if is_estimate(v)]
+
+
 def estimated_costs(path: str | Path | None = None) -> list[str]:
     """Cost constants whose source is "estimate" (what the cost-sensitivity sweep varies)."""
     return [k for k, v in cost_constants(path).items() if is_estimate(v)]

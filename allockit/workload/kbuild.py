@@ -90,7 +90,22 @@ PARAM_NAMES = (
     "metadata_journal_new_fraction",
     "commit_interval_s",
     "warmup_s",
+    "make_turnaround_s",
+    "read_window_fraction",
+    "pin_sigma",
+    "pagecache_read_ns_per_page",
 )
+# The build's mechanisms an ablation study can switch off: event kind (and reference kind)
+# they add, and what they model. Switching one off drops its events after generation, so the
+# random stream of everything else stays the same.
+MECHANISMS = {
+    "journal": "jbd2 holding journaled ext4 metadata (b_count > 0: -EAGAIN on every pass)",
+    "journal_created": "journal events on blocks created at that moment, placed where new "
+    "movable pages go (off: every journal event picks an existing metadata page)",
+    "gup_pins": "short-term get_user_pages pins on the jobs' anonymous pages",
+    "read_locks": "page locks held while a source file's read is in flight",
+    "writeback": "the flusher's writeback (PG_writeback until the device completes)",
+}
 NS = 1_000_000_000
 
 
@@ -173,9 +188,18 @@ def generate_kbuild(
     nr_cpus: int,
     horizon_s: float,
     rng: np.random.Generator,
+    ablate: frozenset[str] = frozenset(),
 ) -> Kbuild:
-    """Generate the events of one trial (see the module docstring for the model)."""
-    p = params
+    """Generate the events of one trial (see the module docstring for the model).
+
+    ``ablate``: names of ``MECHANISMS`` switched off (an ablation study)."""
+    unknown = sorted(set(ablate) - set(MECHANISMS))
+    if unknown:
+        raise ConfigError(f"ablate: {unknown[0]!r} is not a mechanism of the build; allowed: "
+                          + ", ".join(MECHANISMS))
+    p = dict(params)
+    if "journal_created" in ablate:
+        p["metadata_journal_new_fraction"] = 0.0
     b = _Builder()
     history = p["dirty_expire_s"] + p["flusher_interval_s"]
     t_start = history + p["warmup_s"]
@@ -185,7 +209,9 @@ def generate_kbuild(
     # the source tree's page cache, read before everything else
     n_cache = int(p["pagecache_fill"] * ram_pages)
     cache_objs = b.new_objects(n_cache)
-    b.add(np.arange(n_cache) * 10, cache_objs, EV_ALLOC, arg=GFP_HIGHUSER_MOVABLE, pkind=PK_FILE)
+    read_ns = int(p["pagecache_read_ns_per_page"])
+    b.add(np.arange(n_cache) * read_ns, cache_objs, EV_ALLOC, arg=GFP_HIGHUSER_MOVABLE,
+          pkind=PK_FILE)  # fmt: skip
 
     dirty_times: list[np.ndarray] = []
     dirty_objs: list[np.ndarray] = []
@@ -208,12 +234,12 @@ def generate_kbuild(
                 b.add(when + 1, objs, EV_DIRTY, cpu=cpu)
                 dirty_times.append(np.full(n, end))
                 dirty_objs.append(objs)
-            t = end + 0.002  # make's turnaround
+            t = end + p["make_turnaround_s"]
     _metadata(b, p, rng, cache_objs, nr_cpus, t_end, dirty_times, dirty_objs)
     if dirty_objs:
         _flusher(b, p, np.concatenate(dirty_times), np.concatenate(dirty_objs), t_end)
     return Kbuild(
-        events=b.build(),
+        events=_without(b.build(), ablate),
         nr_objects=b.next_obj,
         t_start=int(t_start * NS),
         t_end=int(t_end * NS),
@@ -268,7 +294,7 @@ def _job_memory(b: _Builder, p, rng, cpu: int, t0: float, t1: float, t_end: floa
     # source files read into the page cache early in the job, locked while the read runs
     r = int(rng.poisson(p["file_read_pages_per_job"]))
     reads = b.new_objects(r)
-    rt = (rng.uniform(t0, t0 + 0.2 * life, r) * NS).astype(np.int64)
+    rt = (rng.uniform(t0, t0 + p["read_window_fraction"] * life, r) * NS).astype(np.int64)
     b.add(rt, reads, EV_ALLOC, cpu=cpu, arg=GFP_HIGHUSER_MOVABLE, pkind=PK_FILE)
     b.add(rt + 1, reads, EV_LOCK, cpu=cpu, arg=int(p["read_lock_us"]))
     # short-term GUP pins on the job's anonymous pages
@@ -276,7 +302,8 @@ def _job_memory(b: _Builder, p, rng, cpu: int, t0: float, t1: float, t_end: floa
         m = int(rng.poisson(p["gup_pins_per_s_per_job"] * life))
         which = rng.integers(0, n, m)
         when = np.maximum(born[which], rng.uniform(t0, t1, m))
-        dur = rng.lognormal(np.log(max(p["pin_us_median"], 1.0)), 1.0, m).astype(np.int64) + 1
+        dur = rng.lognormal(np.log(max(p["pin_us_median"], 1.0)), p["pin_sigma"], m)
+        dur = dur.astype(np.int64) + 1
         b.add(
             (when * NS).astype(np.int64) + 3, anon[which], EV_PIN, cpu=cpu, arg=dur, order=REF_GUP
         )
@@ -321,8 +348,9 @@ def _metadata(
     b.add((born * NS).astype(np.int64), new, EV_ALLOC, cpu=cpus, arg=GFP_HIGHUSER_MOVABLE,
           pkind=PK_FILE)  # fmt: skip
     m = int(rng.poisson(journal_rate * t_end))
-    # not before the stock exists (the page cache at time 0 is read 10 ns a page)
-    when = np.maximum(np.sort(rng.uniform(0.0, t_end, m)), len(cache_objs) * 10 / NS)
+    # not before the stock exists (the page cache is read at time 0, a page at a time)
+    stock_ready = len(cache_objs) * int(p["pagecache_read_ns_per_page"]) / NS
+    when = np.maximum(np.sort(rng.uniform(0.0, t_end, m)), stock_ready)
     alive = n_stock + np.searchsorted(born, when, side="right")
     pick = (rng.random(m) * alive).astype(np.int64)
     created = rng.random(m) < p["metadata_journal_new_fraction"]
@@ -347,6 +375,21 @@ def _metadata(
     b.add((commit * NS).astype(np.int64) + 4, objs, EV_DIRTY)
     dirty_times.append(commit)
     dirty_objs.append(objs)
+
+
+def _without(events: np.ndarray, ablate: frozenset[str]) -> np.ndarray:
+    """The events minus those of the ablated mechanisms."""
+    drop = np.zeros(len(events), dtype=bool)
+    pin = events["kind"] == EV_PIN
+    if "journal" in ablate:
+        drop |= pin & (events["order"] == REF_JOURNAL)
+    if "gup_pins" in ablate:
+        drop |= pin & (events["order"] == REF_GUP)
+    if "read_locks" in ablate:
+        drop |= events["kind"] == EV_LOCK
+    if "writeback" in ablate:
+        drop |= events["kind"] == EV_WRITEBACK
+    return events[~drop] if drop.any() else events
 
 
 def _flusher_tick(p, dirtied: np.ndarray) -> np.ndarray:
