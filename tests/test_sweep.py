@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from allockit.experiment import spec as specs
 from allockit.experiment.spec import SpecError, from_mapping, load
 from allockit.experiment.sweep import load_results, manifest, plan, run_sweep, sweep_command
 from allockit.experiment.trial import workload_slowdown_pct
-from allockit.params import cost_constants, estimated_costs
+from allockit.params import cost_constants, estimated_costs, estimated_workload, kbuild_constants
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,6 +136,46 @@ def test_cost_sweep_varies_exactly_the_estimates():
     s = load(ROOT / "params" / "sweep-costs.yaml")
     assert sorted(a.split(".", 1)[1] for a in s.axes) == sorted(estimated_costs())
     assert s.mode == "each"
+
+
+def seed_estimates() -> set[str]:
+    """The dotted paths of params/seed.yaml whose comment says "estimate"."""
+    out, stack = set(), []
+    for line in (ROOT / "params" / "seed.yaml").read_text().splitlines():
+        m = re.match(r"^( *)([A-Za-z_]+):", line)
+        if not m:
+            continue
+        depth = len(m.group(1)) // 2
+        stack = [*stack[:depth], m.group(2)]
+        if re.search(r"#\s*estimate", line):
+            out.add(".".join(stack))
+    return out
+
+
+def test_workload_sweep_varies_exactly_the_estimates():
+    """Every estimate of the build's parameter file and of the seed (its CPUs, its jobs) is an
+    axis, and nothing else."""
+    s = load(ROOT / "params" / "sweep-workload.yaml")
+    expected = {f"workload.{k}" for k in estimated_workload()} | seed_estimates()
+    assert {"machine.nr_cpus", "workload.jobs"} <= seed_estimates()
+    assert set(s.axes) == expected
+    assert s.mode == "each"
+    for path, values in s.axes.items():  # below and above the base value, where it has one
+        base = s.base["workload"].get(path.split(".", 1)[1]) if path.startswith("workload.") \
+            else None
+        if base is None and path.startswith("workload."):
+            base = kbuild_constants()[path.split(".", 1)[1]]["value"]
+        elif base is None:
+            base = s.base["machine"][path.split(".", 1)[1]]
+        assert min(values) < base < max(values), path
+
+
+def test_mechanism_sweep_switches_off_every_mechanism_once():
+    from allockit.experiment.ablation import MECHANISMS
+
+    s = load(ROOT / "params" / "sweep-mechanisms.yaml")
+    assert s.mode == "each" and list(s.axes) == ["ablate"]
+    assert sorted(v[0] for v in s.axes["ablate"]) == sorted(MECHANISMS)
 
 
 # --- bad specs --------------------------------------------------------------------------------
@@ -301,3 +342,23 @@ def test_cli_report_fits_80_columns(serial_run, capsys):
     assert "allockit sweep" in tail and "allockit report" in tail
     assert "--baseline alloc_pages_bulk" in out
     assert main(["report", str(serial_run.dir), "--baseline", "nope"]) == 2
+
+
+def test_cli_report_of_a_spec_with_overrides(tmp_path, capsys):
+    """`sweep SPEC --set ...` then `report SPEC --set ...` finds the same results; without
+    the overrides the report says, in one line, that this spec has not run."""
+    from allockit.cli import main
+
+    sets = ["--set", "machine.ram=64M", "--set", "machine.cma_size=16M",
+            "--set", "machine.nr_cpus=2", "--set", "machine.kernel_reserved=0",
+            "--set", "workload.jobs=1", "--set", "horizon_s=1", "--set", "trials=1",
+            "--set", "nr_elem=16", "--set", "axes.nr_elem=[16]"]
+    out = ["--out", str(tmp_path)]
+    assert main(["sweep", "params/sweep-nr-elem.yaml", "--quiet", *sets, *out]) == 0
+    capsys.readouterr()
+    assert main(["report", "params/sweep-nr-elem.yaml", *sets, *out]) == 0
+    assert "cma_chunked" in capsys.readouterr().out
+    assert main(["report", "params/sweep-nr-elem.yaml", *out]) == 2
+    err = capsys.readouterr().err
+    assert "no results for this spec" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -42,11 +42,13 @@ from typing import Any
 import yaml
 
 from ..mm.config import ConfigError
-from ..params import cost_constants
+from ..params import cost_constants, kbuild_constants
 from ..paths import PARAMS_DIR, ROOT
 from .trial import TrialSpec, check_spec
 
-TRIAL_KEYS = ("machine", "workload", "costs", "order", "nr_elem", "horizon_s", "strategies")
+TRIAL_KEYS = (
+    "machine", "workload", "costs", "order", "nr_elem", "horizon_s", "strategies", "ablate",
+)
 SPEC_KEYS = ("name", "description", "base", "axes", "mode", "trials", "seed", *TRIAL_KEYS)
 MODES = ("product", "each")
 DEFAULTS: dict[str, Any] = {
@@ -57,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "nr_elem": 4800,
     "horizon_s": 10.0,
     "strategies": {},
+    "ablate": [],
 }
 
 
@@ -186,7 +189,7 @@ def set_path(raw: dict[str, Any], path: str, value: Any, *, origin: str) -> None
     parts = path.split(".")
     if parts[0] not in TRIAL_KEYS:
         raise _path_error(origin, path, f"allowed first parts: {', '.join(TRIAL_KEYS)}")
-    if parts[0] in ("order", "nr_elem", "horizon_s"):
+    if parts[0] in ("order", "nr_elem", "horizon_s", "ablate"):
         if len(parts) != 1:
             raise _path_error(origin, path, f"{parts[0]} takes no sub-key")
         raw[parts[0]] = value
@@ -230,9 +233,12 @@ def get_path(raw: dict[str, Any], path: str) -> Any:
 
 
 def _base_value(base: dict[str, Any], path: str) -> Any:
+    """A parameter's value at the base: the spec's, else the default file's (costs, build)."""
     v = get_path(base, path)
-    if v is None and path.startswith("costs."):
-        entry = cost_constants().get(path.split(".", 1)[1])
+    if v is None and path.startswith(("costs.", "workload.")):
+        layer, name = path.split(".", 1)
+        entries = cost_constants() if layer == "costs" else kbuild_constants()
+        entry = entries.get(name)
         v = entry.get("value") if isinstance(entry, dict) else None
     return v
 

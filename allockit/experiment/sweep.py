@@ -342,14 +342,22 @@ def sweep_command(spec_file: str | Path, overrides: dict[str, Any] | None = None
 
 
 # --- reading results ------------------------------------------------------------------------
-def resolve(target: str | Path, out: str | Path | None = None) -> Path:
-    """A sweep directory, given the directory itself or the spec file that made it."""
+def resolve(
+    target: str | Path, out: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> Path:
+    """A sweep directory, given the directory itself or the spec file (with the ``--set``
+    overrides) that made it; a one-line error when that sweep has not run."""
     p = Path(target)
     if p.is_dir() and (p / "manifest.json").exists():
         return p
     if p.is_dir():
         raise SpecError(f"{p}: not a sweep directory (no manifest.json)")
-    return sweep_dir(load(p), out)
+    spec = load(p, overrides)
+    d = sweep_dir(spec, out)
+    if not (d / "manifest.json").exists():
+        raise SpecError(f"{target}: no results for this spec (hash {spec.hash}, {d}); allowed: "
+                        f"a sweep that has run: `{sweep_command(str(target), overrides)}`")
+    return d
 
 
 def load_results(d: str | Path) -> pd.DataFrame:

@@ -20,12 +20,13 @@ from ..mm import build_machine, copy_state, machine_config
 from ..mm.background import run_background
 from ..mm.constants import TIME_CATEGORY_NAMES
 from ..mm.introspect import machine_summary, memory_map
-from ..mm.state import Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
+from ..mm.state import Z_ABLATE, Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
 from ..mm.vmstat import VMSTAT_NAMES
 from ..params import load_costs
 from ..strategies import STRATEGIES, Request, StrategyResult, check, get
 from ..workload.kbuild import generate_kbuild, load_kbuild_params
 from ..workload.replay import check_replay, replay_workload
+from . import ablation
 
 # Time categories in which the calling task sleeps, its CPU free for the workload: waits on
 # writeback, page locks and mutexes, and the drains, which are mostly flush_work() waiting
@@ -61,6 +62,7 @@ class TrialSpec:
     nr_elem: int = 4800
     strategies: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> params
     horizon_s: float = 10.0
+    ablate: list[str] = field(default_factory=list)  # mechanisms switched off (ablation.py)
 
 
 def workload_name(workload: dict[str, Any]) -> str:
@@ -83,8 +85,10 @@ def warm_machine(spec: TrialSpec, seed_seq: np.random.SeedSequence):
     else:
         wl = load_kbuild_params(**spec.workload)
         rng = np.random.default_rng(seed_seq)
-        kb = generate_kbuild(wl, cfg.ram, cfg.nr_cpus, spec.horizon_s, rng)
+        kb = generate_kbuild(wl, cfg.ram, cfg.nr_cpus, spec.horizon_s, rng,
+                             ablation.workload_part(frozenset(spec.ablate)))  # fmt: skip
     s = build_machine(cfg, costs, event_capacity=len(kb.events), nr_objects=kb.nr_objects)
+    s.zone[Z_ABLATE] = ablation.zone_mask(frozenset(spec.ablate))
     s.events[: len(kb.events)] = kb.events
     s.zone[Z_EV_TAIL] = len(kb.events)
     s.zone[Z_BUSY_CPUS] = kb.busy_cpus
@@ -106,6 +110,7 @@ def check_spec(spec: TrialSpec) -> None:
         raise ValueError("strategies: none given; allowed: " + ", ".join(STRATEGIES))
     for label, params in spec.strategies.items():
         check(params.get("strategy", label), spec.order, spec.nr_elem, params, cfg.cma_size)
+    ablation.check_ablate(spec.ablate, cfg.kernel, "replay" not in spec.workload)
     if not 0 < spec.horizon_s <= 3600:
         raise ValueError(f"horizon_s: {spec.horizon_s}; allowed: 0 < horizon_s <= 3600")
 
@@ -166,7 +171,7 @@ def trial_memory_maps(
 def warm_key(spec: TrialSpec) -> str:
     """What the warmed-up machine depends on (besides seed and trial): trials of points that
     differ only in order, nr_elem or strategies can share one warm-up."""
-    return json.dumps([spec.machine, spec.workload, spec.costs, spec.horizon_s],
+    return json.dumps([spec.machine, spec.workload, spec.costs, spec.horizon_s, spec.ablate],
                       sort_keys=True, default=str)
 
 

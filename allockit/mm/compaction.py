@@ -40,6 +40,7 @@ from .constants import (
     ___GFP_DIRECT_RECLAIM,
     ___GFP_NORETRY,
     ___GFP_RETRY_MAYFAIL,
+    ABLATE_COMPACTION,
     ALLOC_CMA,
     ALLOC_KSWAPD,
     ALLOC_WMARK_LOW,
@@ -84,6 +85,7 @@ from .pagestate import lru_add_drain_cpu
 from .sched import advance
 from .state import (
     NR_FREEPAGE_BLOCKS,
+    Z_ABLATE,
     Z_COMPACT_BLOCKSKIP_FLUSH,
     Z_COMPACT_CACHED_FREE,
     Z_COMPACT_CACHED_MIGRATE,
@@ -405,7 +407,9 @@ def compact_zone(s, cpu, order, gfp, mode, alloc_flags):
 
 @mm_jit
 def try_to_compact_pages(s, cpu, gfp, order, alloc_flags, prio):
-    """``try_to_compact_pages`` (v5.9) for the one zone."""
+    """``try_to_compact_pages`` (v5.9) for the one zone (skipped with ``ABLATE_COMPACTION``)."""
+    if s.zone[Z_ABLATE] & ABLATE_COMPACTION:
+        return COMPACT_SKIPPED
     if prio > MIN_COMPACT_PRIORITY and compaction_deferred(s, order):
         s.zone[COMPACT_DEFERRED] += 1
         return COMPACT_DEFERRED_R

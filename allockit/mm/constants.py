@@ -197,6 +197,12 @@ REF_SPECULATIVE = 4  # get_page_unless_zero by a concurrent walker
 REF_JOURNAL = 5
 REF_NAMES = ("none", "gup", "fork", "exit", "speculative", "journal")
 
+# Kernel mechanisms an ablation study can switch off (bits of the state's ``Z_ABLATE``): how
+# much of a result each one carries. Never set in an ordinary trial.
+ABLATE_PAGEVEC = 1  # lru_cache_add puts a page straight on the LRU (no pagevec residency)
+ABLATE_KSWAPD = 2  # kswapd is never woken (only direct reclaim frees memory)
+ABLATE_COMPACTION = 4  # the slow path skips direct compaction (COMPACT_SKIPPED)
+
 # Errnos as the kernel returns them (negative).
 EINTR = 4
 EAGAIN = 11

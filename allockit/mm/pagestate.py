@@ -14,6 +14,7 @@ pagevec fills or a drain moves it to the LRU.
 import numpy as np
 
 from .constants import (
+    ABLATE_PAGEVEC,
     REF_JOURNAL,
     PG_dirty,
     PG_isolated,
@@ -25,7 +26,7 @@ from .constants import (
 )
 from .jit import mm_jit, mm_jit_inline
 from .owners import OWNER_FREED
-from .state import PAGEVEC_SIZE, PAGEVEC_SLOTS, Z_CLOCK, Z_NR_CPUS, Z_PAGEVEC
+from .state import PAGEVEC_SIZE, PAGEVEC_SLOTS, Z_ABLATE, Z_CLOCK, Z_NR_CPUS, Z_PAGEVEC
 from .vmstat import (
     SIM_BUSY_FREE,
     SIM_BUSY_IO,
@@ -126,7 +127,12 @@ def lru_add_drain_cpu(s, cpu):
 
 @mm_jit
 def lru_cache_add(s, cpu, pfn):
-    """``lru_cache_add``: into the CPU's pagevec; a full pagevec is added to the LRU."""
+    """``lru_cache_add``: into the CPU's pagevec; a full pagevec is added to the LRU.
+
+    With ``ABLATE_PAGEVEC`` the page goes to the LRU at once (a pagevec of one, drained)."""
+    if s.zone[Z_ABLATE] & ABLATE_PAGEVEC:
+        s.page[pfn].flags |= np.uint16(PG_lru)
+        return
     base = pagevec_base(s, cpu)
     n = s.zone[base]
     s.zone[base + 1 + n] = pfn

@@ -102,7 +102,8 @@ Z_COMPACT_ORDER_FAILED = 37
 Z_COMPACT_BLOCKSKIP_FLUSH = 38
 Z_RECLAIM_DRY_HEAD = 39  # a full reclaim sweep found nothing at this background event ...
 Z_RECLAIM_DRY_CLOCK = 40  # ... and this clock: the same sweep now would find nothing too
-NR_ZONE_FIELDS = 41
+Z_ABLATE = 41  # kernel mechanisms switched off for an ablation study (constants.ABLATE_*)
+NR_ZONE_FIELDS = 42
 Z_NR_FREE = 48  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
 Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .clock import charge
 from .constants import (
+    ABLATE_KSWAPD,
     C_RECLAIM_PAGE,
     C_SCAN_PER_PFN,
     T_RECLAIM,
@@ -31,6 +32,7 @@ from .owners import OWNER_NONE
 from .pagestate import PageLocked, PageWriteback, page_has_extra_ref
 from .pcp import free_unref_page
 from .state import (
+    Z_ABLATE,
     Z_CLOCK,
     Z_COST,
     Z_EV_HEAD,
@@ -146,7 +148,9 @@ def zone_reclaimable_pages(s):
 
 @mm_jit
 def wakeup_kswapd_reclaim(s):
-    """Wake kswapd (when not already running)."""
+    """Wake kswapd (when not already running; never with ``ABLATE_KSWAPD``)."""
+    if s.zone[Z_ABLATE] & ABLATE_KSWAPD:
+        return
     if s.zone[Z_KSWAPD_ACTIVE] == 0:
         s.zone[Z_KSWAPD_ACTIVE] = 1
         s.zone[Z_KSWAPD_LAST] = s.zone[Z_CLOCK]
