@@ -19,6 +19,16 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return main(args.spec or SEED_FILE, trials=args.trials)
 
 
+def _cmd_robustness(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .experiment.spec import parse_overrides
+    from .robustness import main
+
+    return main(run=not args.no_run, overrides=parse_overrides(args.set),
+                workers=args.workers, out=Path(args.out) if args.out else None)
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .experiment.spec import load, parse_overrides
     from .experiment.sweep import run_sweep, sweep_command
@@ -33,11 +43,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from .experiment.spec import parse_overrides
     from .experiment.sweep import resolve
     from .report.text import sweep_report
 
-    print(sweep_report(resolve(args.sweep, args.out), baseline=args.baseline,
-                       strategies=args.strategy), end="")
+    d = resolve(args.sweep, args.out, parse_overrides(args.set))
+    print(sweep_report(d, baseline=args.baseline, strategies=args.strategy), end="")
     return 0
 
 
@@ -155,12 +166,23 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", help="sweeps directory (default data/sweeps)")
     w.add_argument("--quiet", action="store_true", help="no progress line")
     w.set_defaults(func=_cmd_sweep)
+    o = sub.add_parser("robustness",
+                       help="the seed's conclusions under every ablation and workload estimate")
+    o.add_argument("--no-run", action="store_true",
+                   help="only read the sweeps' results (fail if a trial is missing)")
+    o.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="override a value of both sweeps, e.g. trials=3")
+    o.add_argument("--workers", type=int, help="processes (default: one per core)")
+    o.add_argument("--out", help="data directory (default data/)")
+    o.set_defaults(func=_cmd_robustness)
     t = sub.add_parser("report", help="mailing-list text (<= 80 columns) for a sweep")
     t.add_argument("sweep", help="a sweep directory, or the spec file that made it")
     t.add_argument("--baseline", help="strategy label of the first column")
     t.add_argument("--strategy", action="append",
                    help="a strategy label to show (repeatable; default: all)")
     t.add_argument("--out", help="sweeps directory (default data/sweeps), for a spec file")
+    t.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="the overrides the sweep ran with (as given to `allockit sweep`)")
     t.set_defaults(func=_cmd_report)
     x = sub.add_parser("trace-stats", help="statistics of an ftrace capture (streaming)")
     x.add_argument("trace", help="ftrace text (plain, .xz, .gz or .bz2)")

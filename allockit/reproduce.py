@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import robustness
 from .experiment import spec as specs
 from .experiment.sweep import load_results, run_sweep
 from .paths import DATA_DIR, PARAMS_DIR, ROOT
 from .report.figures import save, trial_figures
+from .report.stats import format_count, median_ci, wilson
 
 SEED_FILE = PARAMS_DIR / "seed.yaml"
 
@@ -31,20 +33,24 @@ SEED_OUTCOMES = {
 }
 
 def summary_table(df: pd.DataFrame, strategies: list[str]) -> str:
-    """Plain text, ≤ 100 columns: one row per strategy, beside the seed's outcome."""
-    head = f"{'strategy':26s} {'ok':>5s} {'got min/med/max':>17s}"
-    lines = [head + f" {'latency ms min/med/p90/max':>28s}  dominant"]
+    """Plain text, ≤ 100 columns: one row per strategy, with the Wilson 95 % interval of its
+    success count and the bootstrap 95 % interval of its median latency."""
+    head = (f"{'strategy':24s} {'ok':>5s} {'[95% CI]':>10s} {'got min/med':>11s} "
+            f"{'lat ms med [95% CI]':>21s} {'p90/max':>13s}  dominant")
+    lines = [head]
     for name in strategies:
         d = df[df.strategy == name]
         ok = int(d.success.sum())
+        lo, hi = wilson(ok, len(d))
         got = d.got.to_numpy()
         lat = d.latency_ms.to_numpy()
+        mlo, mhi = median_ci(lat)
         dom = d.dominant.mode().iloc[0] if len(d) else "-"
         flag = "*" if d.beyond_horizon.any() else " "
         lines.append(
-            f"{name:26s} {ok:>2d}/{len(d):<2d} "
-            f"{got.min():>5d}/{int(np.median(got)):>5d}/{got.max():>5d} "
-            f"{lat.min():>6.0f}/{np.median(lat):>6.0f}/"
+            f"{name:24s} {ok:>2d}/{len(d):<2d} [{lo * 100:>3.0f}-{hi * 100:>3.0f}%] "
+            f"{got.min():>5d}/{int(np.median(got)):>5d} "
+            f"{np.median(lat):>6.0f} [{mlo:>5.0f}-{mhi:>5.0f}] "
             f"{np.percentile(lat, 90):>6.0f}/{lat.max():>6.0f}{flag} {dom}"
         )
     return "\n".join(lines)
@@ -58,7 +64,7 @@ def seed_table(df: pd.DataFrame) -> str:
             continue
         ok = int(d.success.sum())
         lines.append(
-            f"{name:18s} {seed:32s} {ok}/{len(d)} ok, got >= {int(d.got.min())}, "
+            f"{name:18s} {seed:32s} {format_count(ok, len(d))} ok, got >= {int(d.got.min())}, "
             f"median {np.median(d.latency_ms):.0f} ms, max {d.latency_ms.max():.0f} ms"
         )
     return "\n".join(lines)
@@ -109,4 +115,11 @@ def main(
         print(f"figure: {_rel(p)}")
     rate = f", {run.rate:.2f} trials/s" if run.ran else ""
     print(f"wall time {time.perf_counter() - t0:.1f} s{rate}")
+    print()
+    if spec_path == SEED_FILE and not overrides and trials is None:
+        points = robustness.collect(run=False, out=out)
+        print(robustness.summary(points) if points is not None else
+              "Robustness of these conclusions: `allockit robustness` runs the ablation and "
+              "workload-estimate sweeps\n(params/sweep-mechanisms.yaml, params/sweep-workload.yaml)"
+              " and names what flips each one.")
     return 0

@@ -127,3 +127,21 @@ def test_memory_map_classifies_pages():
     assert len(f) == len(s.pb_mt) and set(f.blocker) <= set(BLOCKERS)
     pb = f.set_index("pageblock")
     assert pb.loc[p >> 9, "blocker"] == "unmovable"  # a block takes its hardest page
+
+
+def test_report_table_shows_intervals():
+    """The success count carries its Wilson interval, the median latency its bootstrap one."""
+    from allockit.report.stats import median_ci
+    from allockit.report.text import compare_table
+
+    lat = [100.0, 120.0, 130.0, 150.0, 400.0]
+    rows = [dict(strategy="a", trial=t, success=t < 4, latency_ms=lat[t], got=1,
+                 workload_slowdown_pct=0.0) for t in range(5)]
+    text = compare_table(pd.DataFrame(rows), group_by=None)
+    lines = {" ".join(line.split()[:2]): line for line in text.splitlines()
+             if len(line.split()) > 2}
+    assert lines["Success ok"].split()[-1] == "4/5"
+    assert lines["CI95 ok"].split()[-1] == "[38-96%]"  # Wilson 95 % of 4/5: 0.376-0.964
+    lo, hi = median_ci(lat)
+    assert lines["CI95 lat-ms"].split()[-1] == f"[{lo:.4g}-{hi:.4g}]"
+    assert lines["Median lat-ms"].split()[-1] == "130.00"

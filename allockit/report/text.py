@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .stats import median_ci, wilson
+
 WIDTH = 80
 LABEL = 16  # "Stddev   lat-ms  "
 COL = 21  # " 12345.67 (-100.00%)"
@@ -89,14 +91,29 @@ def _header(names: list[str]) -> list[str]:
             for i in range(depth)]
 
 
+def _plain_row(stat: str, label: str, cells: list[str]) -> str:
+    """A row whose cells carry no change column (counts, intervals)."""
+    return (f"{stat:<8}{label:<{LABEL - 8}}" + "".join(f"{c:>{COL - 5}}" + " " * 5
+                                                       for c in cells)).rstrip()
+
+
 def _block(df: pd.DataFrame, names: list[str], baseline: str) -> list[str]:
     lines = _header(names)
-    ok = []
+    ok, ok_ci, med, med_ci = [], [], [], []
     for n in names:
         d = df[df.strategy == n]
-        ok.append(f"{int(d.success.sum())}/{len(d)}")
-    lines.append(f"{'Success':<8}{'ok':<{LABEL - 8}}" + "".join(f"{o:>{COL - 11}}" + " " * 11
-                                                               for o in ok).rstrip())
+        k = int(d.success.sum())
+        lo, hi = wilson(k, len(d))
+        ok.append(f"{k}/{len(d)}")
+        ok_ci.append(f"[{lo * 100:.0f}-{hi * 100:.0f}%]")
+        lat = d.latency_ms.to_numpy(float)
+        mlo, mhi = median_ci(lat)
+        med.append(f"{np.median(lat):.2f}" if len(lat) else "-")
+        med_ci.append(f"[{mlo:.4g}-{mhi:.4g}]" if len(lat) else "-")
+    lines.append(_plain_row("Success", "ok", ok))
+    lines.append(_plain_row("CI95", "ok", ok_ci))
+    lines.append(_plain_row("Median", "lat-ms", med))
+    lines.append(_plain_row("CI95", "lat-ms", med_ci))
     base = df[df.strategy == baseline]
     for label, col, lower in METRICS:
         if col not in df:
@@ -181,7 +198,10 @@ def sweep_report(
         f"{spec['nr_elem']}; {int(done.min())}-{int(done.max())} of {m['trials']} trials "
         f"per point; simulated kernel v{df['kernel'].iloc[0]}", "  ")
     head += wrap("Columns: strategies; (%) change against the first column, positive = "
-                  "better; slowdn-%: CPU the call took from the build, in % of its CPU time.")
+                  "better; slowdn-%: CPU the call took from the build, in % of its CPU time. "
+                  "CI95: Wilson 95 % interval of the success count, bootstrap 95 % interval "
+                  "of the median latency; two strategies differ only where these do not "
+                  "overlap.")
     table = compare_table(df, baseline=baseline, strategies=strategies, group_labels=labels)
     from ..paths import ROOT
 
