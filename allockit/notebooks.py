@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .experiment.spec import SpecError, read_yaml_mapping
-from .paths import DATA_DIR, NOTEBOOKS_DIR, ROOT
+from .paths import DATA_DIR, NOTEBOOKS_DIR
 
 OUT_DIR = DATA_DIR / "notebooks"
 
@@ -73,7 +73,7 @@ def run_notebooks(
         t0 = time.perf_counter()
         try:
             pm.execute_notebook(str(nb), str(out / nb.name), parameters=p,
-                                kernel_name="python3", progress_bar=False, cwd=str(ROOT))
+                                kernel_name="python3", progress_bar=False, cwd=str(nb.parent))
         except pm.PapermillExecutionError as exc:
             failed += 1
             print(f"FAILED {nb.name}: cell In [{exc.exec_count}] of {out / nb.name}: "

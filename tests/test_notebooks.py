@@ -28,9 +28,9 @@ def test_notebook_runs_at_defaults(path, tmp_path):
     data = Path(tempfile.mkdtemp(prefix="nb", dir="/tmp")) / "data"
     try:
         params = {"out_dir": str(data), **SMALL.get(path.stem, {})}
+        # the kernel runs in the notebook's own folder, as JupyterLab runs it
         pm.execute_notebook(str(path), str(out), parameters=params,
-                            kernel_name="python3", progress_bar=False,
-                            cwd=str(path.parent.parent))
+                            kernel_name="python3", progress_bar=False, cwd=str(path.parent))
         assert out.exists() and out.stat().st_size > path.stat().st_size  # outputs written
         pngs = list((data / "figures").glob("*.png"))
         assert pngs, "the notebook wrote no figure"

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import theme
+from .stats import wilson
 
 LAT_FLOOR_MS = 0.01  # a call served by the fast path takes no simulated time: floor it for log
 
@@ -53,18 +54,25 @@ def x_column(manifest: dict) -> str | None:
 
 
 def aggregate(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per group: trials, success rate, pages got, latency median and p10/p90."""
+    """Per group: trials, success rate (with its Wilson interval), pages got, and the latency
+    median and p10/p90 of the calls that got every block (a failed call's latency is not a
+    success's: NaN where no call succeeded)."""
+    df = df.assign(ok_latency_ms=df.latency_ms.where(df.success.astype(bool)))
     g = df.groupby(by, sort=False, dropna=False)
     out = g.agg(
         trials=("success", "size"),
         success_pct=("success", lambda s: 100.0 * s.mean()),
         got_median=("got", "median"),
         got_min=("got", "min"),
-        latency_median_ms=("latency_ms", "median"),
-        latency_p10_ms=("latency_ms", lambda s: float(np.percentile(s, 10))),
-        latency_p90_ms=("latency_ms", lambda s: float(np.percentile(s, 90))),
+        latency_median_ms=("ok_latency_ms", "median"),
+        latency_p10_ms=("ok_latency_ms", lambda s: s.quantile(0.1)),
+        latency_p90_ms=("ok_latency_ms", lambda s: s.quantile(0.9)),
         slowdown_median_pct=("workload_slowdown_pct", "median"),
     ).reset_index()
+    ci = [wilson(int(round(p * n / 100)), int(n)) for p, n in zip(out.success_pct, out.trials,
+                                                                    strict=True)]
+    out["success_lo_pct"] = [100.0 * lo for lo, _ in ci]  # Wilson 95 % interval
+    out["success_hi_pct"] = [100.0 * hi for _, hi in ci]
     for c in ("latency_median_ms", "latency_p10_ms", "latency_p90_ms"):
         out[c] = out[c].clip(lower=LAT_FLOOR_MS)
     return out
@@ -77,15 +85,23 @@ def trial_figures(df: pd.DataFrame, tag: str, what: str) -> dict[str, object]:
     theme.use()
     data = df[["strategy", "trial", "latency_ms", "got", "success"]].copy()
     data["latency_ms"] = data["latency_ms"].clip(lower=LAT_FLOOR_MS)
+    # a failed call is not a fast success: its own shape, hollow, and a legend entry
+    data["outcome"] = np.where(data.success, "got every block", "failed")
     colour = theme.strategy_scale(list(data.strategy))
+    outcomes = ["got every block", "failed"]
     lat = (
         alt.Chart(data, title=alt.Title(f"Latency: {what}", subtitle=caption(tag)))
-        .mark_circle(size=60, opacity=0.75)
+        .mark_point(size=70, opacity=0.85, strokeWidth=1.5)
         .encode(
             x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, simulated)"),
             y=alt.Y("strategy:N", title=None, sort=list(colour.domain)),
             color=alt.Color("strategy:N", scale=colour, legend=None),
-            shape=alt.Shape("success:N", title="got all"),
+            shape=alt.Shape("outcome:N", title="call", scale=alt.Scale(
+                domain=outcomes, range=["circle", "cross"])),
+            fill=alt.condition(alt.datum.success, alt.Color("strategy:N", scale=colour,
+                                                            legend=None),
+                               alt.value("transparent")),
+            tooltip=["strategy", "trial", "latency_ms", "got", "outcome"],
         )
         .properties(width=520, height=22 * data.strategy.nunique())
     )
@@ -108,20 +124,25 @@ def sweep_figures(df: pd.DataFrame, x: str, tag: str, what: str) -> dict[str, ob
 
     theme.use()
     agg = aggregate(df, [x, "strategy"])
+    # a dotted column name (machine.cma_size) would be read by Vega-Lite as a nested field
+    field = x.replace(".", "_")
+    agg = agg.rename(columns={x: field})
     colour = theme.strategy_scale(list(agg.strategy))
-    xtype = "Q" if pd.api.types.is_numeric_dtype(agg[x]) else "O"
-    integer = pd.api.types.is_integer_dtype(agg[x])
-    enc_x = alt.X(f"{x}:{xtype}", title=x, axis=alt.Axis(tickMinStep=1) if integer else {})
+    xtype = "Q" if pd.api.types.is_numeric_dtype(agg[field]) else "O"
+    integer = pd.api.types.is_integer_dtype(agg[field])
+    enc_x = alt.X(f"{field}:{xtype}", title=x, axis=alt.Axis(tickMinStep=1) if integer else {})
+    x = field
     col = alt.Color("strategy:N", scale=colour, title="strategy")
-    ok = (
-        alt.Chart(agg, title=alt.Title(f"Trials that got every block: {what}",
-                                       subtitle=caption(tag)))
-        .mark_line(point=True)
-        .encode(x=enc_x, y=alt.Y("success_pct:Q", title="success (% of trials)",
-                                 scale=alt.Scale(domain=[0, 100])), color=col,
-                tooltip=["strategy", x, "success_pct", "trials"])
-    )
-    base = alt.Chart(agg, title=alt.Title(f"Latency (median, p10-p90): {what}",
+    okbase = alt.Chart(agg, title=alt.Title(
+        f"Trials that got every block (Wilson 95 % interval): {what}", subtitle=caption(tag)))
+    ok = okbase.mark_line(point=True).encode(
+        x=enc_x, y=alt.Y("success_pct:Q", title="success (% of trials)",
+                         scale=alt.Scale(domain=[0, 100])), color=col,
+        tooltip=["strategy", x, "success_pct", "success_lo_pct", "success_hi_pct", "trials"],
+    ) + okbase.mark_rule(opacity=0.6).encode(
+        x=enc_x, y="success_lo_pct:Q", y2="success_hi_pct:Q", color=col)
+    base = alt.Chart(agg, title=alt.Title(f"Latency of the calls that got every block "
+                                          f"(median, p10-p90): {what}",
                                           subtitle=caption(tag)))
     band = base.mark_area(opacity=0.15).encode(
         x=enc_x, y=alt.Y("latency_p10_ms:Q", scale=alt.Scale(type="log"),

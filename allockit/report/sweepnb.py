@@ -95,7 +95,7 @@ from allockit.paths import DATA_DIR
 from allockit.report import theme
 from allockit.report.notebook import SweepView
 
-theme.use(notebook=True)  # inline SVG through vl-convert: no network needed
+theme.use(notebook=True)  # Vega-Lite plus a PNG copy (vl-convert): no network needed
 root = Path(out_dir) if out_dir else DATA_DIR
 view = SweepView.run(spec_file, overrides, workers=workers, out=root / "sweeps")
 print(view.table(baseline=baseline))'''

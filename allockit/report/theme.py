@@ -11,9 +11,9 @@ from typing import Any
 
 from ..strategies import STRATEGIES
 
-# Okabe-Ito, then greys: readable in print and by colour-blind readers
+# Okabe-Ito (its yellow, unreadable on white, replaced by a dark ochre), then greys
 PALETTE = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#A6761D", "#000000",
     "#999999", "#7F3C8D", "#11A579", "#3969AC",
 )
 FONT = "DejaVu Sans"  # present wherever vl-convert runs; no web fonts
@@ -63,13 +63,32 @@ def strategy_scale(labels: list[str]):
 _ENABLED = False
 
 
+def notebook_bundle(spec: dict, **_: Any) -> dict[str, Any]:
+    """A chart for a notebook: the Vega-Lite spec (JupyterLab draws it, with tooltips) and a
+    PNG of it (what shows where Vega-Lite is not rendered: an untrusted notebook, GitHub, an
+    exported file), both made offline by vl-convert."""
+    import base64
+
+    import altair as alt
+    import vl_convert as vlc
+
+    version = alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0].replace(".", "_")
+    png = vlc.vegalite_to_png(spec, vl_version=version, scale=1)
+    return {
+        f"application/vnd.vegalite.v{alt.SCHEMA_VERSION.lstrip('v').split('.')[0]}+json": spec,
+        "image/png": base64.b64encode(png).decode(),
+        "text/plain": "<a chart: Vega-Lite, with a PNG copy>",
+    }
+
+
 def use(notebook: bool = False) -> None:
-    """Enable the theme (idempotent); with ``notebook``, render charts as inline SVG."""
+    """Enable the theme (idempotent); with ``notebook``, show charts as Vega-Lite plus PNG."""
     import altair as alt
 
     global _ENABLED
     if not _ENABLED:
         alt.theme.register("allockit", enable=True)(_config)
+        alt.renderers.register("allockit", notebook_bundle)
         _ENABLED = True
     if notebook:
-        alt.renderers.enable("svg")
+        alt.renderers.enable("allockit")
