@@ -109,7 +109,7 @@ def verdicts(points: pd.DataFrame) -> pd.DataFrame:
 
 def verdict_text(table: pd.DataFrame, what: str) -> str:
     """≤ 80 columns: one paragraph per conclusion, naming what flips it."""
-    lines = [f"Robustness of the seed's conclusions across {what}:"[:WIDTH], ""]
+    lines = [*_wrapped(f"Robustness of the seed's conclusions across {what}:", ""), ""]
     for r in table.itertuples():
         if not r.flips and not r.undecided:
             head = f"{r.conclusion}: holds at all {r.points} points"
@@ -118,19 +118,17 @@ def verdict_text(table: pd.DataFrame, what: str) -> str:
         lines.append(head[:WIDTH])
         for tag, names in (("flips", r.flips), ("undecided", r.undecided)):
             if names:
-                lines += _wrapped(f"  {tag} under: " + ", ".join(names))
+                lines += _wrapped(f"{tag} under: " + ", ".join(names), "    ", first="  ")
     return "\n".join(lines) + "\n"
 
 
-def _wrapped(text: str, indent: str = "    ") -> list[str]:
-    words, lines, cur = text.split(" "), [], ""
-    for w in words:
-        if cur and len(cur) + 1 + len(w) > WIDTH:
-            lines.append(cur)
-            cur = indent + w
-        else:
-            cur = f"{cur} {w}" if cur else w
-    return lines + [cur] if cur else lines
+def _wrapped(text: str, indent: str = "    ", first: str = "") -> list[str]:
+    """``text`` in lines of at most ``WIDTH`` columns: the first line starts with ``first``,
+    the others with ``indent``."""
+    import textwrap
+
+    return textwrap.wrap(text, WIDTH, initial_indent=first, subsequent_indent=indent,
+                         break_on_hyphens=False, break_long_words=False)
 
 
 VERDICT_COLOURS = {HOLDS: "#009E73", FLIPS: "#D55E00", UNDECIDED: "#E69F00", MISSING: "#999999"}
