@@ -1,4 +1,7 @@
-"""The ``allockit`` command."""
+"""allockit: a page-granular simulation of the Linux page allocator (v5.9, with a 6.1 variant)
+running while a kernel build runs, to compare ways of getting many high-order pages out of a
+CMA area (one cma_alloc, MAX_ORDER-1 chunks, the 2020 bulk API, ...). Start with
+`allockit reproduce`; `allockit COMMAND --help` for each command."""
 
 from __future__ import annotations
 
@@ -25,8 +28,19 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     from .experiment.spec import parse_overrides
     from .robustness import main
 
+    _check_out_and_workers(args)
     return main(run=not args.no_run, overrides=parse_overrides(args.set),
                 workers=args.workers, out=Path(args.out) if args.out else None)
+
+
+def _check_out_and_workers(args: argparse.Namespace) -> None:
+    """``--out`` must be a directory (or not exist yet), ``--workers`` at least 1."""
+    from pathlib import Path
+
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out: {args.out} is a file; allowed: a directory (made if missing)")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers: {args.workers}; allowed: an integer >= 1")
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -34,6 +48,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .experiment.sweep import run_sweep, sweep_command
 
     overrides = parse_overrides(args.set)
+    _check_out_and_workers(args)
     spec = load(args.spec, overrides)  # every point validated: no work yet
     run = run_sweep(spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
                     progress=not args.quiet, command=sweep_command(args.spec, overrides))
@@ -64,6 +79,9 @@ def _cmd_trace_stats(args: argparse.Namespace) -> int:
     from .workload.tracestats import trace_stats
 
     r = trace_stats(args.trace, args.formats, errors="count" if args.skip_bad else "raise")
+    if not r["event_counts"]:
+        raise ValueError(f"{args.trace}: no trace events in it; allowed: an ftrace text capture "
+                         "(the output of /sys/kernel/tracing/trace), plain or compressed")
     if args.json:
         print(json.dumps(r, default=str))
         return 0
@@ -104,6 +122,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         k, v = item.split("=", 1)
         params[k] = _parse_value(v)
     params["strategy"] = args.strategy
+    if args.trials < 1:
+        raise ValueError(f"--trials: {args.trials}; allowed: an integer >= 1")
+    if args.seed < 0:
+        raise ValueError(f"--seed: {args.seed}; allowed: an integer >= 0")
     spec = TrialSpec(
         machine=dict(ram=args.ram, cma_size=args.cma_size, nr_cpus=args.cpus, kernel=args.kernel),
         workload=(parse_workload_arg(args.workload) or dict(jobs=args.intensity)),
@@ -126,8 +148,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_defaults() -> dict:
+    """The seed spec's root seed and horizon: `allockit run` defaults to them."""
+    import yaml
+
+    from .paths import PARAMS_DIR
+
+    raw = yaml.safe_load((PARAMS_DIR / "seed.yaml").read_text())
+    return {"seed": int(raw["seed"]), "horizon_s": float(raw["horizon_s"])}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="allockit", description=__doc__)
+    p = argparse.ArgumentParser(prog="allockit", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("bench", help="benchmark the simulated allocator")
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -138,21 +171,34 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--spec", help="a seed-style spec file (default params/seed.yaml)")
     r.add_argument("--trials", type=int, help="override the number of trials")
     r.set_defaults(func=_cmd_reproduce)
-    u = sub.add_parser("run", help="one configuration, one line per trial")
-    u.add_argument("--strategy", required=True)
-    u.add_argument("--ram", default="1536M", help="size: 1536M, 1.5G or a page count")
-    u.add_argument("--cma-size", default="500M")
-    u.add_argument("--cpus", type=int, default=4)
-    u.add_argument("--order", type=int, default=4)
-    u.add_argument("--nr-elem", type=int, default=4800)
-    u.add_argument("--intensity", type=int, default=4, help="compile jobs (make -jN); 0 = idle")
+    from .mm.constants import KERNEL_VERSIONS
+    from .strategies import STRATEGIES
+
+    seed = _seed_defaults()
+    u = sub.add_parser(
+        "run", help="one configuration, one line per trial",
+        description="One strategy on one machine under the workload, one line (or JSON object) "
+        "per trial. The defaults are the seed's (params/seed.yaml): trial i here is trial i of "
+        "`allockit reproduce`. Strategies: " + ", ".join(STRATEGIES) + ". Sizes: a page count "
+        "or a number with K/M/G (binary units), e.g. 1536M.")
+    u.add_argument("--strategy", required=True, help="one of: " + ", ".join(STRATEGIES))
+    u.add_argument("--ram", default="1536M", help="size (default %(default)s)")
+    u.add_argument("--cma-size", default="500M", help="size (default %(default)s)")
+    u.add_argument("--cpus", "--nr-cpus", dest="cpus", type=int, default=4,
+                   help="CPUs (default %(default)s)")
+    u.add_argument("--order", type=int, default=4, help="block order (default %(default)s)")
+    u.add_argument("--nr-elem", type=int, default=4800, help="blocks (default %(default)s)")
+    u.add_argument("--intensity", "--jobs", dest="intensity", type=int, default=4,
+                   help="compile jobs (make -jN); 0 = idle (default %(default)s)")
     u.add_argument("--workload", default="kbuild",
-                   help="kbuild (synthetic, --intensity jobs) or replay:PATH (an ftrace capture)")
-    u.add_argument("--trials", type=int, default=1)
-    u.add_argument("--seed", type=int, default=0)
-    u.add_argument("--kernel", default="5.9", choices=["5.9", "6.1"])
+                   help="kbuild (synthetic, --jobs jobs) or replay:PATH (an ftrace capture)")
+    u.add_argument("--trials", type=int, default=1, help="(default %(default)s)")
+    u.add_argument("--seed", type=int, default=seed["seed"],
+                   help="root seed (default %(default)s, the seed spec's)")
+    u.add_argument("--kernel", default="5.9", choices=list(KERNEL_VERSIONS))
     u.add_argument(
-        "--horizon", type=float, default=12.0, help="seconds of workload after the start"
+        "--horizon", "--horizon-s", dest="horizon", type=float, default=seed["horizon_s"],
+        help="seconds of workload after the start (default %(default)s, the seed spec's)"
     )
     u.add_argument("--param", action="append", help="strategy parameter KEY=VALUE (repeatable)")
     u.add_argument("--json", action="store_true", help="JSON lines")
@@ -210,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ValueError as exc:  # every invalid parameter: one clear line, no traceback
         print(f"allockit {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a missing file, a directory where a file was meant, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"allockit {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

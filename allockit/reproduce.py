@@ -19,7 +19,7 @@ from . import robustness
 from .experiment import spec as specs
 from .experiment.sweep import load_results, run_sweep
 from .paths import DATA_DIR, PARAMS_DIR, ROOT
-from .report.figures import save, trial_figures
+from .report.figures import run_description, save, trial_figures
 from .report.stats import format_count, median_ci, wilson
 
 SEED_FILE = PARAMS_DIR / "seed.yaml"
@@ -98,10 +98,10 @@ def main(
     run = run_sweep(spec, out=out / "sweeps", workers=workers,
                     command=f"allockit reproduce --spec {_rel(Path(spec_path))}")
     df = load_results(run.dir)
-    what = f"{spec.base['nr_elem']:,} order-{spec.base['order']} blocks"
+    what = run_description(spec.base, spec.trials)
     figs = write_figures(df, out / "figures", spec.hash, what)
     print(
-        f"Seed experiment: {what}, {spec.trials} paired trials, machine {spec.base['machine']}, "
+        f"Seed experiment: {what} (paired), machine {spec.base['machine']}, "
         f"workload {spec.base['workload']} (spec {spec.hash})\n"
     )
     print(summary_table(df, list(spec.base["strategies"])))

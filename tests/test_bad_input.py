@@ -89,3 +89,27 @@ def test_bad_free(m):
     api.free_pages(m, pfn, 2)
     with pytest.raises(ValueError, match=r"double free"):
         api.free_pages(m, pfn, 2)
+
+
+# --- the command line: every bad input is one line naming what is wrong ------------------------
+@pytest.mark.parametrize("argv, expected", [
+    (["trace-stats", "/nonexistent/trace.txt"],
+     "trace-stats: /nonexistent/trace.txt: No such file or directory"),
+    (["trace-stats", "{tmp}"], "trace-stats: {tmp}: Is a directory"),
+    (["trace-stats", "{tmp}/empty.txt"], "no trace events in it; allowed: an ftrace text"),
+    (["sweep", "params/seed.yaml", "--out", "{tmp}/empty.txt"],
+     "sweep: --out: {tmp}/empty.txt is a file; allowed: a directory"),
+    (["sweep", "params/seed.yaml", "--workers", "0"], "--workers: 0; allowed: an integer >= 1"),
+    (["robustness", "--workers", "-2"], "--workers: -2; allowed: an integer >= 1"),
+    (["run", "--strategy", "cma_chunked", "--param", "gfp=GFP_KERNEL"],
+     "strategy parameter 'gfp' is unknown for cma_chunked; allowed: chunk_order"),
+])
+def test_cli_bad_input_is_one_line(argv, expected, tmp_path, capsys):
+    from allockit.cli import main
+
+    (tmp_path / "empty.txt").write_text("")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected.replace("{tmp}", str(tmp_path)) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -113,3 +113,16 @@ def test_notebook_charts_carry_vega_lite_and_a_png():
     bundle = bundle[0] if isinstance(bundle, tuple) else bundle
     assert any(k.startswith("application/vnd.vegalite") for k in bundle)
     assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_titles_describe_what_ran():
+    from allockit.experiment import spec as specs
+    from allockit.report.figures import run_description
+
+    small = specs.load("params/seed.yaml", {"machine.ram": "256M", "machine.cma_size": "64M",
+                                            "nr_elem": 64, "trials": 2})
+    assert run_description(small.base, small.trials) == \
+        "64 order-4 blocks, 64M CMA of 256M, -j4, 2 trials"
+    sweep = specs.load("params/sweep-cma-size.yaml")
+    text = run_description(sweep.base, sweep.trials, tuple(sweep.axes))
+    assert "varying CMA" in text and "500M" not in text

@@ -9,16 +9,40 @@ import nbformat
 import papermill as pm
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-# notebook 10 fits the whole real capture by default (data/raw/kbuild-j2-384M/trace.txt.xz,
-# about 2 minutes): the tests give it the capture's first 3 ms and 2 s of simulated build
+from allockit.paths import ROOT
+from allockit.report import sweepnb
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# The notebooks' defaults are the real study (minutes on a cold machine); the tests run small
+# ones: a 256 MB machine, 2 trials, small axes; notebook 10 the capture's first 3 ms (an
+# absolute path: the kernel runs in notebooks/) and 2 s of simulated build.
+_MACHINE = {"machine.ram": "256M", "machine.cma_size": "64M", "machine.nr_cpus": 2,
+            "machine.kernel_reserved": 0, "workload.jobs": 2, "horizon_s": 2.0}
 SMALL = {
-    "10-workload-fit": {"trace": "tests/fixtures/ftrace/kbuild-head.txt", "seconds": 2.0},
+    "01-seed-reproduction": {"overrides": {**_MACHINE, "trials": 2, "nr_elem": 64}},
+    "06-cost-sensitivity": {"overrides": {
+        **_MACHINE, "trials": 2, "nr_elem": 64,
+        "axes": {"costs.drain_busy_cpu_wait_ns": {"times": [0.25, 4]},
+                 "costs.unmap_page_ns": {"times": [0.25, 4]}}}},
+    "07-memory-map": {"overrides": {**_MACHINE, "nr_elem": 256}},
+    "08-lkml-reply": {"overrides": {**_MACHINE, "trials": 2, "nr_elem": 64}},
+    "11-robustness": {"overrides": {"machine.ram": "256M", "machine.cma_size": "64M",
+                                    "machine.kernel_reserved": 0, "horizon_s": 2.0,
+                                    "trials": 2, "nr_elem": 64}},
+    "10-workload-fit": {"trace": str(ROOT / "tests/fixtures/ftrace/kbuild-head.txt"),
+                        "seconds": 2.0},
+    **{nb.stem: {"overrides": sweepnb.small_overrides(nb)} for nb in sweepnb.SWEEP_NOTEBOOKS},
 }
 
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ holds no notebook"
+
+
+def test_every_small_parameter_is_one_the_notebook_declares():
+    for path in NOTEBOOKS:
+        declared = set(pm.inspect_notebook(str(path)))
+        assert set(SMALL.get(path.stem, {})) <= declared, path.name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

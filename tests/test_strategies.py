@@ -202,3 +202,27 @@ def test_cli_bad_input_is_one_clear_line(capsys):
     rc = cli(["run", "--strategy", "cma_single", "--ram", "64M", "--cma-size", "128M"])
     assert rc == 2
     assert "machine.cma_size" in capsys.readouterr().err
+
+
+def test_cli_run_defaults_are_the_seed_trial(capsys):
+    """`allockit run --strategy X` is trial 0 of the seed experiment for X: same numbers."""
+    from allockit.experiment import spec as specs
+
+    assert cli(["run", "--strategy", "cma_chunked", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    seed = specs.load(specs.PARAMS_DIR / "seed.yaml")
+    ts = seed.trial_spec(seed.points()[0])
+    ts.strategies = {"cma_chunked": ts.strategies["cma_chunked"]}
+    want = run_trial(ts, seed.seed, 0, seed.trials)[0]
+    assert row["latency_ms"] == want["latency_ms"] and row["got"] == want["got"]
+    assert row["seed"] == seed.seed
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--trials", "0"], "--trials: 0; allowed: an integer >= 1"),
+    (["--seed", "-1"], "--seed: -1; allowed: an integer >= 0"),
+])
+def test_cli_run_bad_counts(argv, match, capsys):
+    assert cli(["run", "--strategy", "cma_single", *argv]) == 2
+    err = capsys.readouterr().err
+    assert match in err and len(err.strip().splitlines()) == 1

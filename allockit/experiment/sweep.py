@@ -223,8 +223,15 @@ class SweepRun:
         return self.ran / self.wall_s if self.wall_s > 0 else 0.0
 
 
+def _in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (a notebook shows a widget bar, not stderr)."""
+    shell = sys.modules.get("IPython") and getattr(sys.modules["IPython"], "get_ipython", None)
+    return bool(shell) and type(shell()).__name__ == "ZMQInteractiveShell"
+
+
 class Progress:
-    """One line on stderr: trials done, rate, ETA (redrawn in place on a terminal)."""
+    """Trials done, rate, ETA: one line on stderr (redrawn in place on a terminal), or a
+    ``tqdm.auto`` bar in a notebook (stderr lines show there as red text)."""
 
     def __init__(self, name: str, total: int, done: int, stream=None, enabled: bool = True):
         self.name, self.total, self.done0 = name, total, done
@@ -234,13 +241,25 @@ class Progress:
         self.t0 = time.perf_counter()
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.last = 0.0
+        self.bar = None
+        if enabled and stream is None and _in_notebook():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=done, desc=name, unit="trial")
 
     def step(self) -> None:
         self.done += 1
         now = time.perf_counter()
+        if self.bar is not None:
+            self.bar.update(1)
+            return
         if self.enabled and (self.tty or now - self.last > 5 or self.done == self.total):
             self.last = now
             self._draw(now)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
     def _draw(self, now: float) -> None:
         ran, el = self.done - self.done0, now - self.t0
@@ -323,6 +342,7 @@ def run_sweep(
                 if timing["warmed_up"]:  # compare like with like: trials that warmed up
                     (firsts if timing["first_in_process"] else others).append(timing["total_s"])
                 bar.step()
+    bar.close()
     wall = time.perf_counter() - t0
     startup = 0.0
     if firsts and others:

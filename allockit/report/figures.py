@@ -18,6 +18,24 @@ from .stats import wilson
 LAT_FLOOR_MS = 0.01  # a call served by the fast path takes no simulated time: floor it for log
 
 
+def run_description(base: dict, trials: int, varied: tuple[str, ...] = ()) -> str:
+    """``4,800 order-4 blocks, 500M CMA of 1536M, -j4, 10 trials``: what a run asked for, read
+    from the resolved spec (so a small run is never titled as the full-size study); a
+    parameter the sweep varies (``varied``: dotted paths) is named as varying instead."""
+    m, w = base.get("machine", {}), base.get("workload", {})
+    if "replay" in w:
+        load = f"replay of {w['replay']}"
+    elif "workload.jobs" in varied:
+        load = "make -jN"
+    else:
+        load = "idle" if w.get("jobs", 4) == 0 else f"-j{w.get('jobs', 4)}"
+    ram = "RAM varies" if "machine.ram" in varied else m.get("ram", "1536M")
+    cma = "varying" if "machine.cma_size" in varied else m.get("cma_size", "500M")
+    size = "various" if {"order", "nr_elem", "size"} & set(varied) else (
+        f"{base.get('nr_elem', 0):,} order-{base.get('order', 0)}")
+    return f"{size} blocks, {cma} CMA of {ram}, {load}, {trials} trials"
+
+
 def caption(tag: str, extra: str = "") -> list[str]:
     """The subtitle lines every figure carries."""
     lines = [f"allockit, simulated kernel; spec {tag}"]
@@ -130,19 +148,23 @@ def sweep_figures(df: pd.DataFrame, x: str, tag: str, what: str) -> dict[str, ob
     colour = theme.strategy_scale(list(agg.strategy))
     xtype = "Q" if pd.api.types.is_numeric_dtype(agg[field]) else "O"
     integer = pd.api.types.is_integer_dtype(agg[field])
-    enc_x = alt.X(f"{field}:{xtype}", title=x, axis=alt.Axis(tickMinStep=1) if integer else {})
+    # sizes such as "320M" and "1G" in the sweep's own order, not alphabetically
+    order = list(dict.fromkeys(agg[field])) if xtype == "O" else None
+    enc_x = alt.X(f"{field}:{xtype}", title=x, sort=order,
+                  axis=alt.Axis(tickMinStep=1) if integer else {})
     x = field
     col = alt.Color("strategy:N", scale=colour, title="strategy")
     okbase = alt.Chart(agg, title=alt.Title(
         f"Trials that got every block (Wilson 95 % interval): {what}", subtitle=caption(tag)))
+    okbase = okbase.properties(width=480)
     ok = okbase.mark_line(point=True).encode(
         x=enc_x, y=alt.Y("success_pct:Q", title="success (% of trials)",
                          scale=alt.Scale(domain=[0, 100])), color=col,
         tooltip=["strategy", x, "success_pct", "success_lo_pct", "success_hi_pct", "trials"],
     ) + okbase.mark_rule(opacity=0.6).encode(
         x=enc_x, y="success_lo_pct:Q", y2="success_hi_pct:Q", color=col)
-    base = alt.Chart(agg, title=alt.Title(f"Latency of the calls that got every block "
-                                          f"(median, p10-p90): {what}",
+    base = alt.Chart(agg, width=480, title=alt.Title(f"Latency of the calls that got every "
+                                                     f"block (median, p10-p90): {what}",
                                           subtitle=caption(tag)))
     band = base.mark_area(opacity=0.15).encode(
         x=enc_x, y=alt.Y("latency_p10_ms:Q", scale=alt.Scale(type="log"),

@@ -12,7 +12,14 @@ import pandas as pd
 from ..experiment.spec import SweepSpec, load
 from ..experiment.sweep import load_results, manifest, run_sweep, sweep_command
 from ..paths import DATA_DIR
-from .figures import aggregate, save, sweep_figures, trial_figures, x_column
+from .figures import (
+    aggregate,
+    run_description,
+    save,
+    sweep_figures,
+    trial_figures,
+    x_column,
+)
 from .text import sweep_report
 
 FIGURES_DIR = DATA_DIR / "figures"
@@ -50,7 +57,8 @@ class SweepView:
 
     @property
     def what(self) -> str:
-        return self.spec.description or self.spec.name
+        """What ran, from the resolved spec (overrides included), for titles and captions."""
+        return run_description(self.spec.base, self.spec.trials, tuple(self.spec.axes))
 
     def summary(self) -> pd.DataFrame:
         """Per point and strategy: success rate, blocks got, latency median and spread."""

@@ -1,7 +1,8 @@
 """The one-axis sweep notebooks (02-05) from one template.
 
-The four notebooks differ only in their spec, their prose and the small axis their defaults
-run; everything else (the parameters cell's shape, the cells that run the sweep, print the
+The four notebooks differ only in their spec, their prose and the small axis their tests run
+(``small_overrides``; the defaults run the spec at full size, as papermill's convention has
+it); everything else (the parameters cell's shape, the cells that run the sweep, print the
 table and draw the figures) is this template. ``write`` renders them into ``notebooks/``;
 ``stale`` lists those whose file no longer matches the template (a test keeps them in step).
 Edit the table or the template here, never the four notebooks by hand.
@@ -19,15 +20,14 @@ from ..paths import NOTEBOOKS_DIR
 
 @dataclass(frozen=True)
 class SweepNotebook:
-    """One notebook: file stem, title, the introduction, the spec file, the small axis of its
-    default parameters (Python source of one ``overrides`` entry) and the section heading
-    above the summary."""
+    """One notebook: file stem, title, the introduction, the spec file, the axis a small run
+    (the tests) sweeps instead of the spec's, and the section heading above the summary."""
 
     stem: str
     title: str
     intro: str
     spec: str
-    small_axis: str
+    small_axis: tuple[str, list]
     section: str
 
 
@@ -39,8 +39,8 @@ SWEEP_NOTEBOOKS = (
         "300 MB on the seed's machine). Which strategies depend on the block size, and where "
         "does MAX_ORDER-1 chunking stop paying off?",
         "sweep-order.yaml",
-        '"axes.size": [{"order": 0, "nr_elem": 1024}, {"order": 4, "nr_elem": 64},\n'
-        '              {"order": 8, "nr_elem": 4}],',
+        ("size", [{"order": 0, "nr_elem": 1024}, {"order": 4, "nr_elem": 64},
+                  {"order": 8, "nr_elem": 4}]),
         "Per order and strategy: trials that got every block, blocks got, latency median and "
         "p10/p90; then the figures (success rate and latency against the order).",
     ),
@@ -51,7 +51,7 @@ SWEEP_NOTEBOOKS = (
         "blocks of a 500 MB area). A strategy that is fine at 10 % of the area may fail at "
         "90 %.",
         "sweep-nr-elem.yaml",
-        '"axes.nr_elem": [64, 256, 768],',
+        ("nr_elem", [64, 256, 768]),
         "Per request size and strategy, then the figures.",
     ),
     SweepNotebook(
@@ -60,7 +60,7 @@ SWEEP_NOTEBOOKS = (
         "The seed's 300 MB from CMA areas of 320 MB to 1 GB (`params/{spec}`). With little "
         "slack, every busy page in the area matters.",
         "sweep-cma-size.yaml",
-        '"axes.machine.cma_size": ["32M", "64M", "96M"],',
+        ("machine.cma_size", ["32M", "64M", "96M"]),
         "Per CMA size and strategy, then the figures.",
     ),
     SweepNotebook(
@@ -69,21 +69,31 @@ SWEEP_NOTEBOOKS = (
         "The seed's request on an idle machine and under `make -j1` to `-j8` (`params/{spec}`)."
         " The seed's failures happened under load; idle, every strategy should succeed.",
         "sweep-intensity.yaml",
-        '"axes.workload.jobs": [0, 1, 2],',
+        ("workload.jobs", [0, 1, 2]),
         "Per build intensity (jobs) and strategy, then the figures.",
     ),
 )
 
-_PARAMETERS = '''\
-# parameters (papermill overrides these; the defaults are small and run in seconds)
-spec_file = "params/{spec}"
-# --set style overrides of the spec; {{}} runs the spec as written (the full-size sweep)
-overrides = {{
+# A small machine and 2 trials: what the tests run instead of the full-size defaults.
+SMALL_BASE = {
     "machine.ram": "256M", "machine.cma_size": "64M", "machine.nr_cpus": 2,
     "machine.kernel_reserved": 0, "workload.jobs": 2, "horizon_s": 2.0, "trials": 2,
     "nr_elem": 64,
-    {axis}
-}}
+}
+
+
+def small_overrides(nb: SweepNotebook) -> dict:
+    """The ``overrides`` parameter of a small run of ``nb`` (seconds instead of minutes)."""
+    path, values = nb.small_axis
+    return {**SMALL_BASE, f"axes.{path}": values}
+
+
+_PARAMETERS = '''\
+# parameters (papermill overrides these; the defaults run the sweep at full size,
+# reusing finished trials in data/sweeps; the tests pass small ones)
+spec_file = "params/{spec}"
+# --set style overrides of the spec (e.g. {{"trials": 3}}); {{}} runs it as written
+overrides = {{}}
 workers = None  # processes (None: one per core)
 baseline = "cma_single"  # the first column of the text table
 out_dir = None  # None: data/ (sweeps go to data/sweeps, figures to data/figures)'''
@@ -129,10 +139,9 @@ def render(nb: SweepNotebook) -> str:
     number = nb.stem.split("-", 1)[0]
     intro = (f"# {number} — {nb.title}\n\n{nb.intro.format(spec=nb.spec)} The sweep runs first "
              "if its trials are not on disk yet; a killed run resumes.")
-    axis = nb.small_axis.replace("\n", "\n    ")
     cells = [
         ("markdown", intro, None),
-        ("code", _PARAMETERS.format(spec=nb.spec, axis=axis), ["parameters"]),
+        ("code", _PARAMETERS.format(spec=nb.spec), ["parameters"]),
         ("code", _RUN, None),
         ("markdown", f"## {nb.section}", None),
         *((kind, src, None) for kind, src in _CELLS_AFTER),
