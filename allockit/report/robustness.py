@@ -39,23 +39,31 @@ def _share(d: pd.DataFrame, strategy: str, want_success: bool) -> str:
     return HOLDS if lo > 0.5 else FLIPS if hi < 0.5 else UNDECIDED
 
 
+def _median_intervals(d: pd.DataFrame, a: str, b: str):
+    """The bootstrap 95 % intervals of two strategies' median latency (None if one is absent)."""
+    la, lb = d[d.strategy == a].latency_ms, d[d.strategy == b].latency_ms
+    return None if la.empty or lb.empty else (median_ci(la), median_ci(lb))
+
+
 def _not_slower(d: pd.DataFrame, fast: str, slow: str) -> str:
-    """``fast``'s median latency is not above ``slow``'s (refuted when the intervals say
-    ``fast`` is slower)."""
-    a, b = d[d.strategy == fast].latency_ms, d[d.strategy == slow].latency_ms
-    if a.empty or b.empty:
+    """``fast`` is at least as fast as ``slow``: flips when the intervals say it is slower;
+    holds when they say it is faster, or overlap with ``fast``'s upper bound not above
+    ``slow``'s; undecided otherwise."""
+    ci = _median_intervals(d, fast, slow)
+    if ci is None:
         return MISSING
-    ia, ib = median_ci(a), median_ci(b)
+    ia, ib = ci
     if differ(ia, ib):
         return FLIPS if ia[0] > ib[1] else HOLDS
     return HOLDS if ia[1] <= ib[1] else UNDECIDED
 
 
 def _slower(d: pd.DataFrame, slow: str, fast: str) -> str:
-    a, b = d[d.strategy == slow].latency_ms, d[d.strategy == fast].latency_ms
-    if a.empty or b.empty:
+    """``slow`` takes longer than ``fast``: only when the intervals say so."""
+    ci = _median_intervals(d, slow, fast)
+    if ci is None:
         return MISSING
-    ia, ib = median_ci(a), median_ci(b)
+    ia, ib = ci
     if differ(ia, ib):
         return HOLDS if ia[0] > ib[1] else FLIPS
     return UNDECIDED
