@@ -45,11 +45,14 @@ def _check_out_and_workers(args: argparse.Namespace) -> None:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .experiment.spec import load, parse_overrides
-    from .experiment.sweep import run_sweep, sweep_command
+    from .experiment.sweep import dry_run, run_sweep, sweep_command
 
     overrides = parse_overrides(args.set)
     _check_out_and_workers(args)
     spec = load(args.spec, overrides)  # every point validated: no work yet
+    if args.dry_run:
+        print(dry_run(spec, args.out, args.workers), end="")
+        return 0
     run = run_sweep(spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
                     progress=not args.quiet, command=sweep_command(args.spec, overrides))
     print(f"{run.dir}: {run.total} trials ({run.ran} run now in {run.wall_s:.1f} s, "
@@ -211,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--scheduler", help="Dask scheduler ADDRESS, or 'local' for a LocalCluster")
     w.add_argument("--out", help="sweeps directory (default data/sweeps)")
     w.add_argument("--quiet", action="store_true", help="no progress line")
+    w.add_argument("--dry-run", action="store_true",
+                   help="list the points and the trials still to run; run nothing")
     w.set_defaults(func=_cmd_sweep)
     o = sub.add_parser("robustness",
                        help="the seed's conclusions under every ablation and workload estimate")

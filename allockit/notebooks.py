@@ -38,16 +38,40 @@ def notebooks(only: list[str] | None = None) -> list[Path]:
     return picked
 
 
+def _keyed(params: dict[str, Any]) -> bool:
+    """Whether ``params`` is keyed by notebook (name, number or ``*``) rather than flat."""
+    return any(k == "*" or any(k in (p.stem, p.stem.split("-", 1)[0])
+                               for p in NOTEBOOKS_DIR.glob("*.ipynb")) for k in params)
+
+
 def _params_for(nb: Path, params: dict[str, Any], declared: set[str]) -> dict[str, Any]:
-    keyed = {k for k in params if k == "*" or any(
-        k in (p.stem, p.stem.split("-", 1)[0]) for p in NOTEBOOKS_DIR.glob("*.ipynb"))}
-    if keyed:
+    if _keyed(params):
         out = dict(params.get("*") or {})
         out.update(params.get(nb.stem.split("-", 1)[0]) or {})
         out.update(params.get(nb.stem) or {})
     else:
         out = dict(params)
     return {k: v for k, v in out.items() if k in declared}
+
+
+def check_params(params: dict[str, Any], chosen: list[Path], declared: dict[Path, set[str]]):
+    """Refuse a parameter no chosen notebook declares (papermill would drop it silently and
+    the notebook would run at its defaults)."""
+    if _keyed(params):
+        for key, values in params.items():
+            targets = [p for p in chosen if key in ("*", p.stem, p.stem.split("-", 1)[0])]
+            for name in values or {}:
+                if targets and not any(name in declared[p] for p in targets):
+                    allowed = sorted(set().union(*(declared[p] for p in targets)))
+                    raise SpecError(f"--params {key}: {name!r} is not a parameter of "
+                                    f"{', '.join(p.stem for p in targets)}; allowed: "
+                                    + ", ".join(allowed))
+    else:
+        every = set().union(*declared.values()) if declared else set()
+        unknown = sorted(set(params) - every)
+        if unknown:
+            raise SpecError(f"--params: {unknown[0]!r} is not a parameter of any chosen "
+                            f"notebook; allowed: {', '.join(sorted(every))}")
 
 
 def load_params(path: str | Path | None) -> dict[str, Any]:
@@ -64,12 +88,13 @@ def run_notebooks(
     stream = stream or sys.stdout
     params = load_params(params_file)
     chosen = notebooks(only)
+    declared = {nb: set(pm.inspect_notebook(str(nb))) for nb in chosen}
+    check_params(params, chosen, declared)
     out = Path(out or OUT_DIR)
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
     for nb in chosen:
-        declared = set(pm.inspect_notebook(str(nb)))
-        p = _params_for(nb, params, declared)
+        p = _params_for(nb, params, declared[nb])
         t0 = time.perf_counter()
         try:
             pm.execute_notebook(str(nb), str(out / nb.name), parameters=p,

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .experiment import spec as specs
-from .experiment.sweep import load_results, manifest, run_sweep, sweep_dir, trial_path
+from .experiment.sweep import load_results, manifest, run_sweep, sweep_dir, trial_done, trial_path
 from .paths import DATA_DIR, PARAMS_DIR
 from .report.robustness import point_verdicts, verdict_text, verdicts
 
@@ -33,7 +33,7 @@ def point_label(values: dict[str, Any]) -> str:
 
 
 def _complete(spec: specs.SweepSpec, d: Path) -> bool:
-    return all(trial_path(d, p, t).exists() for p in spec.points() for t in range(spec.trials))
+    return all(trial_done(trial_path(d, p, t)) for p in spec.points() for t in range(spec.trials))
 
 
 def collect(

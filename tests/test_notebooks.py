@@ -132,3 +132,19 @@ def test_notebook_is_committed_without_outputs(path):
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None
+
+
+def test_batch_runner_refuses_a_parameter_no_notebook_declares(tmp_path, capsys):
+    """papermill would drop an unknown parameter and run the notebook at its defaults."""
+    from allockit.cli import main
+
+    (tmp_path / "keyed.yaml").write_text("'01': {trails: 3}\n")
+    assert main(["notebooks", "--only", "01", "--params", str(tmp_path / "keyed.yaml"),
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "'trails' is not a parameter of 01-seed-reproduction; allowed: out_dir" in err
+    (tmp_path / "flat.yaml").write_text("colour: red\n")
+    assert main(["notebooks", "--only", "02", "--params", str(tmp_path / "flat.yaml"),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "'colour' is not a parameter of any chosen notebook" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before any work

@@ -362,3 +362,47 @@ def test_cli_report_of_a_spec_with_overrides(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no results for this spec" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    p = tmp_path / "dup.yaml"
+    p.write_text(f"name: a\nbase: {ROOT / 'params' / 'seed.yaml'}\ntrials: 2\ntrials: 3\n")
+    with pytest.raises(SpecError, match=r"key 'trials' appears twice in one mapping \(line 4"):
+        load(p)
+
+
+def test_an_unquoted_kernel_version_says_so():
+    with pytest.raises(SpecError, match=r'machine.kernel: 6.1 is a number .*kernel: "6.1"'):
+        load(ROOT / "params" / "seed.yaml", {"machine.kernel": 6.1})
+
+
+def test_an_empty_or_truncated_trial_file_is_run_again(serial_run, tmp_path):
+    """A result file cut short (or left empty) does not count as done: the next run redoes
+    that trial and gives the same bytes as before."""
+    import shutil
+
+    d = tmp_path / serial_run.dir.name
+    shutil.copytree(serial_run.dir, d)
+    first, second = sorted((d / "trials").glob("p*-t*.parquet"))[:2]
+    whole = first.read_bytes()
+    first.write_bytes(whole[: len(whole) // 2])
+    second.write_bytes(b"")
+    tasks, _ = plan(tiny(), d)
+    assert sum(len(g) for g in tasks) == 2
+    run = run_sweep(tiny(), out=tmp_path, workers=1, progress=False)
+    assert run.ran == 2
+    assert files(d) == files(serial_run.dir)
+
+
+def test_dry_run_lists_what_would_run_and_runs_nothing(serial_run, tmp_path, capsys):
+    from allockit.cli import main
+
+    spec_file = write_spec(tmp_path)
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec_file), "--out", str(out), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "2 points x 2 trials" in text and "4 trials to run, 0 on disk" in text
+    assert not out.exists()
+    # on the finished sweep: nothing to run
+    assert main(["sweep", str(spec_file), "--out", str(serial_run.dir.parent), "--dry-run"]) == 0
+    assert "0 trials to run, 4 on disk" in capsys.readouterr().out

@@ -156,7 +156,13 @@ class SweepSpec:
         """Check every point's trial before anything runs."""
         for p in self.points():
             try:
-                check_spec(self.trial_spec(p))
+                ts = self.trial_spec(p)
+                kernel = ts.machine.get("kernel")
+                if isinstance(kernel, (int, float)) and not isinstance(kernel, bool):
+                    raise SpecError(f"machine.kernel: {kernel!r} is a number (YAML reads an "
+                                    f"unquoted 6.1 as one); allowed: a quoted version, e.g. "
+                                    f"kernel: \"{kernel}\"")
+                check_spec(ts)
             except ValueError as exc:
                 where = f" at point {p.label()}" if p.values else ""
                 raise SpecError(f"{self.source}{where}: {exc}") from None
@@ -298,14 +304,36 @@ def _expand_axis(origin: str, path: str, spec: Any, base: dict[str, Any]) -> lis
 
 
 # --- loading --------------------------------------------------------------------------------
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: the problem and where (PyYAML's own text spans lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (the plain loader keeps
+    the last one silently: a spec would run something other than what it seems to say)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml_mapping(path: str | Path, what: str, keys: str) -> dict[str, Any]:
     """A YAML file (a ``what``) that must hold a mapping of ``keys``."""
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yaml.load(Path(path).read_text(), Loader=_UniqueKeyLoader)  # noqa: S506
     except OSError as exc:
         raise SpecError(f"{path}: cannot read {what}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: malformed YAML: {exc}") from None
+        raise SpecError(f"{path}: malformed YAML: {yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping of {keys}")
     return raw

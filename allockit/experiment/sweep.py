@@ -50,6 +50,21 @@ def trial_path(d: Path, point: Point, trial: int) -> Path:
     return d / "trials" / f"{point.id}-t{trial:04d}.parquet"
 
 
+def trial_done(path: Path) -> bool:
+    """Whether a trial's result file is whole: Parquet starts and ends with ``PAR1``. A file
+    cut short (a full disk, a copy interrupted) or left empty is run again."""
+    try:
+        size = path.stat().st_size
+        if size < 12:
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(-4, os.SEEK_END)
+            return head == b"PAR1" and fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` so that ``path`` either does not exist or holds all of it."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -283,7 +298,7 @@ def plan(spec: SweepSpec, d: Path) -> tuple[list[list[Task]], int]:
         key = warm_key(ts)
         for t in range(spec.trials):
             total += 1
-            if not trial_path(d, p, t).exists():
+            if not trial_done(trial_path(d, p, t)):
                 task = Task(spec.name, p.id, p.values, ts, spec.seed, t, spec.trials, prov)
                 groups.setdefault((t, key), []).append(task)
     return [groups[k] for k in sorted(groups, key=lambda k: k[0])], total
@@ -348,6 +363,28 @@ def run_sweep(
     if firsts and others:
         startup = max(0.0, float(pd.Series(firsts).mean() - pd.Series(others).median()))
     return SweepRun(d, total, todo, wall, startup)
+
+
+def dry_run(spec: SweepSpec, out: str | Path | None = None, workers: int | None = None) -> str:
+    """What ``run_sweep`` would do: each point with its trials still to run, the total, and a
+    time estimate from this sweep's own earlier trials (``timings.jsonl``) when there are any."""
+    d = sweep_dir(spec, out)
+    lines = [f"{d}: {len(spec.points())} points x {spec.trials} trials"]
+    todo = 0
+    for p in spec.points():
+        missing = sum(not trial_done(trial_path(d, p, t)) for t in range(spec.trials))
+        todo += missing
+        lines.append(f"  {p.label() or 'base'}: {missing} of {spec.trials} to run")
+    lines.append(f"{todo} trials to run, {len(spec.points()) * spec.trials - todo} on disk")
+    log = d / "timings.jsonl"
+    if todo and log.exists():
+        per = [json.loads(x)["total_s"] for x in log.read_text().splitlines() if x.strip()]
+        if per:
+            cores = max(1, workers or os.cpu_count() or 1)
+            median = float(pd.Series(per).median())
+            lines.append(f"estimate: {median * todo / cores:.0f} s on {cores} processes "
+                         f"(median {median:.2f} s a trial so far)")
+    return "\n".join(lines) + "\n"
 
 
 def sweep_command(spec_file: str | Path, overrides: dict[str, Any] | None = None) -> str:
