@@ -406,3 +406,22 @@ def test_dry_run_lists_what_would_run_and_runs_nothing(serial_run, tmp_path, cap
     # on the finished sweep: nothing to run
     assert main(["sweep", str(spec_file), "--out", str(serial_run.dir.parent), "--dry-run"]) == 0
     assert "0 trials to run, 4 on disk" in capsys.readouterr().out
+
+
+def test_more_trials_reuse_the_trials_done(serial_run, tmp_path):
+    """The trial count is not part of a trial's identity: raising it runs only the new
+    trials, and the results then hold exactly the count asked for."""
+    import shutil
+
+    d = tmp_path / serial_run.dir.name
+    shutil.copytree(serial_run.dir, d)
+    more = from_mapping({**yaml.safe_load((d / "spec.yaml").read_text()), "trials": 3},
+                        origin="more")
+    assert more.hash == tiny().hash
+    run = run_sweep(more, out=tmp_path, workers=1, progress=False)
+    assert run.ran == 2 and run.total == 6  # one new trial per point
+    assert {k: v for k, v in files(d).items() if k in files(serial_run.dir)} == \
+        files(serial_run.dir)
+    assert len(load_results(d).groupby(["point", "trial"])) == 6
+    fewer = run_sweep(tiny(), out=tmp_path, workers=1, progress=False)
+    assert fewer.ran == 0 and len(load_results(d).groupby(["point", "trial"])) == 4

@@ -145,10 +145,12 @@ class SweepSpec:
     def hash(self) -> str:
         """Hash of everything that decides the results (not the name or description): the
         spec, and the model (:func:`model_fingerprint`), so a changed simulator or default
-        parameter file never mixes with results it did not produce."""
+        parameter file never mixes with results it did not produce. The trial count is left
+        out: trial *i* is the same whatever the count, so raising it reuses the trials done."""
         d = self.to_dict()
         d.pop("name")
         d.pop("description")
+        d.pop("trials")
         blob = json.dumps([d, model_fingerprint()], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 

@@ -420,11 +420,13 @@ def resolve(
 def load_results(d: str | Path) -> pd.DataFrame:
     """Every finished trial of a sweep, as one DataFrame (point order, then trial)."""
     d = Path(d)
-    files = sorted((d / "trials").glob("p*-t*.parquet"))
+    manifest = json.loads((d / "manifest.json").read_text())
+    # the trials of the last run's count (a run with more trials left more files)
+    files = sorted(f for f in (d / "trials").glob("p*-t*.parquet")
+                   if int(f.stem.rsplit("-t", 1)[1]) < manifest["trials"])
     if not files:
         raise SpecError(f"{d}: no finished trials (run `allockit sweep` first)")
     df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    manifest = json.loads((d / "manifest.json").read_text())
     order = {p["id"]: p["index"] for p in manifest["points"]}
     df["point_index"] = df["point"].map(order)
     return df.sort_values(["point_index", "trial", "strategy"], kind="stable").reset_index(
