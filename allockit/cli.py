@@ -66,7 +66,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report.text import sweep_report
 
     d = resolve(args.sweep, args.out, parse_overrides(args.set))
-    print(sweep_report(d, baseline=args.baseline, strategies=args.strategy), end="")
+    print(sweep_report(d, baseline=args.baseline, strategies=args.strategy, point=args.point,
+                       summary=args.summary), end="")
     return 0
 
 
@@ -228,7 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=_cmd_robustness)
     t = sub.add_parser("report", help="mailing-list text (<= 80 columns) for a sweep")
     t.add_argument("sweep", help="a sweep directory, or the spec file that made it")
-    t.add_argument("--baseline", help="strategy label of the first column")
+    t.add_argument("--baseline",
+                   help="strategy label of the first column (default: the spec's first)")
+    t.add_argument("--point", help="only this point, by its label (e.g. workload.jobs=8) or id")
+    t.add_argument("--summary", action="store_true",
+                   help="one screen across every point: successes and median latency")
     t.add_argument("--strategy", action="append",
                    help="a strategy label to show (repeatable; default: all)")
     t.add_argument("--out", help="sweeps directory (default data/sweeps), for a spec file")

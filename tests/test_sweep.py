@@ -425,3 +425,22 @@ def test_more_trials_reuse_the_trials_done(serial_run, tmp_path):
     assert len(load_results(d).groupby(["point", "trial"])) == 6
     fewer = run_sweep(tiny(), out=tmp_path, workers=1, progress=False)
     assert fewer.ran == 0 and len(load_results(d).groupby(["point", "trial"])) == 4
+
+
+def test_cli_report_summary_point_and_default_baseline(serial_run, capsys):
+    from allockit.cli import main
+
+    spec_order = list(yaml.safe_load((serial_run.dir / "spec.yaml").read_text())["strategies"])
+    assert main(["report", str(serial_run.dir)]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if spec_order[0] in line)
+    assert header.split()[0] == spec_order[0]  # the spec's first strategy is the baseline
+    assert main(["report", str(serial_run.dir), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "nr_elem=16" in out and "nr_elem=32" in out and "[1] " + spec_order[0] in out
+    assert max(map(len, out.splitlines())) <= 80
+    assert main(["report", str(serial_run.dir), "--point", "nr_elem=32"]) == 0
+    out = capsys.readouterr().out
+    assert "nr_elem=16" not in out.split("To reproduce:")[0]
+    assert main(["report", str(serial_run.dir), "--point", "nr_elem=99"]) == 2
+    assert "--point: 'nr_elem=99' is not a point of this sweep" in capsys.readouterr().err

@@ -173,10 +173,35 @@ def wrap(text: str, indent: str = "") -> list[str]:
     return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
 
 
+def summary_table(df: pd.DataFrame, names: list[str], labels: dict[str, str]) -> str:
+    """One screen across points: per point (a row) and strategy (a column, numbered below
+    the table), the trials that got every block and the median latency in ms."""
+    width = max(6, (WIDTH - 24) // max(1, len(names)))
+    head = f"{'point':<24}" + "".join(f"{f'[{i + 1}]':>{width}}" for i in range(len(names)))
+    lines = ["Trials that got every block, then median latency (ms):", "", head]
+    for pid, g in df.groupby("point", sort=False):
+        ok, lat = [], []
+        for n in names:
+            d = g[g.strategy == n]
+            ok.append(f"{int(d.success.sum())}/{len(d)}" if len(d) else "-")
+            lat.append(f"{np.median(d.latency_ms):.0f}" if len(d) else "-")
+        label = labels.get(pid, pid)[:23]
+        lines.append(f"{label:<24}" + "".join(f"{c:>{width}}" for c in ok))
+        lines.append(f"{'':<24}" + "".join(f"{c:>{width}}" for c in lat))
+    lines += [""] + wrap("Strategies: " + ", ".join(f"[{i + 1}] {n}" for i, n in
+                                                    enumerate(names)))
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
 def sweep_report(
-    d: Path, *, baseline: str | None = None, strategies: list[str] | None = None
+    d: Path, *, baseline: str | None = None, strategies: list[str] | None = None,
+    point: str | None = None, summary: bool = False,
 ) -> str:
-    """The whole reply for a sweep directory: what was run, the tables, how to rerun it."""
+    """The whole reply for a sweep directory: what was run, the tables, how to rerun it.
+
+    The strategies come in the spec's order and the baseline defaults to its first one.
+    ``point``: only the point with that label (``machine.cma_size=400M``) or id;
+    ``summary``: one screen across every point instead of a table per point."""
     import yaml
 
     from ..experiment.spec import axis_assignments
@@ -190,6 +215,14 @@ def sweep_report(
                            for k, v in axis_assignments(a, val)) or "base"
         for p in m["points"]
     }
+    order = [s for s in (spec.get("strategies") or {}) if s in set(df.strategy)]
+    strategies = strategies or order or None
+    if point is not None:
+        pick = [pid for pid, lab in labels.items() if point in (pid, lab)]
+        if not pick:
+            raise ValueError(f"--point: {point!r} is not a point of this sweep; allowed: "
+                             + ", ".join(labels.values()))
+        df = df[df.point == pick[0]]
     done = df.groupby("point").trial.nunique()
     head = wrap(f"allockit sweep {m['name']} (spec {m['hash']}): {spec.get('description') or ''}")
     head += wrap(
@@ -202,12 +235,17 @@ def sweep_report(
                   "CI95: Wilson 95 % interval of the success count, bootstrap 95 % interval "
                   "of the median latency; two strategies differ only where these do not "
                   "overlap.")
-    table = compare_table(df, baseline=baseline, strategies=strategies, group_labels=labels)
+    if summary:
+        table = summary_table(df, strategies or list(dict.fromkeys(df.strategy)), labels)
+    else:
+        table = compare_table(df, baseline=baseline, strategies=strategies,
+                              group_labels=labels)
     from ..paths import ROOT
 
     shown = d.relative_to(ROOT) if d.is_relative_to(ROOT) else d
     report = f"allockit report {shown}" + (f" --baseline {baseline}" if baseline else "")
-    report += "".join(f" --strategy {x}" for x in strategies or [])
+    report += "".join(f" --strategy {x}" for x in (strategies if strategies != order else []))
+    report += (f" --point {point}" if point else "") + (" --summary" if summary else "")
     again = wrap_command(m["command"]) + wrap_command(report)
     return "\n".join(head + [""]) + "\n" + table + "\nTo reproduce:\n" + "\n".join(again) + "\n"
 
