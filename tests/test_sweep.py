@@ -444,3 +444,16 @@ def test_cli_report_summary_point_and_default_baseline(serial_run, capsys):
     assert "nr_elem=16" not in out.split("To reproduce:")[0]
     assert main(["report", str(serial_run.dir), "--point", "nr_elem=99"]) == 2
     assert "--point: 'nr_elem=99' is not a point of this sweep" in capsys.readouterr().err
+
+
+def test_compile_once_only_on_a_cold_cache(serial_run, tmp_path, monkeypatch):
+    """On a warm cache nothing is compiled up front; a cache directory without compiled code
+    counts as cold."""
+    import numba
+
+    from allockit.experiment import sweep
+
+    assert not sweep.numba_cache_is_cold()  # serial_run has compiled and cached the code
+    assert sweep.compile_once(tiny().trial_spec(tiny().points()[0])) == 0.0
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "empty"))
+    assert sweep.numba_cache_is_cold()
