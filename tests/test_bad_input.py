@@ -103,6 +103,11 @@ def test_bad_free(m):
     (["robustness", "--workers", "-2"], "--workers: -2; allowed: an integer >= 1"),
     (["run", "--strategy", "cma_chunked", "--param", "gfp=GFP_KERNEL"],
      "strategy parameter 'gfp' is unknown for cma_chunked; allowed: chunk_order"),
+    # more than this machine could hold: refused at once instead of running out of memory
+    (["run", "--strategy", "cma_single", "--ram", "64T", "--cma-size", "500M"],
+     "machine.ram: 64T: the simulation would need about 1024 GiB"),
+    (["run", "--strategy", "cma_single", "--intensity", "100000"],
+     "workload.jobs: 100000: the simulation would need about"),
 ])
 def test_cli_bad_input_is_one_line(argv, expected, tmp_path, capsys):
     from allockit.cli import main

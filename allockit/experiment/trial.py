@@ -9,6 +9,7 @@ random numbers: a difference between strategies is the strategies' doing).
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from ..mm import build_machine, copy_state, machine_config
 from ..mm.background import run_background
 from ..mm.constants import TIME_CATEGORY_NAMES
 from ..mm.introspect import machine_summary, memory_map
-from ..mm.state import Z_ABLATE, Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
+from ..mm.state import EVENT_DTYPE, Z_ABLATE, Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
 from ..mm.vmstat import VMSTAT_NAMES
 from ..params import load_costs
 from ..strategies import STRATEGIES, Request, StrategyResult, check, get
@@ -105,7 +106,7 @@ def check_spec(spec: TrialSpec) -> None:
     if "replay" in spec.workload:
         check_replay(spec.workload)
     else:
-        load_kbuild_params(**spec.workload)
+        check_fits_in_memory(spec, cfg.ram, load_kbuild_params(**spec.workload))
     if not spec.strategies:
         raise ValueError("strategies: none given; allowed: " + ", ".join(STRATEGIES))
     for label, params in spec.strategies.items():
@@ -113,6 +114,27 @@ def check_spec(spec: TrialSpec) -> None:
     ablation.check_ablate(spec.ablate, cfg.kernel, "replay" not in spec.workload)
     if not 0 < spec.horizon_s <= 3600:
         raise ValueError(f"horizon_s: {spec.horizon_s}; allowed: 0 < horizon_s <= 3600")
+
+
+def check_fits_in_memory(spec: TrialSpec, ram_pages: int, wl: dict[str, float]) -> None:
+    """Refuse, before any work, a trial whose simulator state would not fit in this machine's
+    memory: the page records (32 bytes per simulated page, twice: the warm machine and a
+    strategy's copy) and the build's event queue (about two events per page the jobs allocate
+    over the simulated time)."""
+    phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    state = 2 * 32 * ram_pages
+    seconds = wl["dirty_expire_s"] + wl["flusher_interval_s"] + wl["warmup_s"] + spec.horizon_s
+    per_job = wl["anon_pages_per_s_per_job"] + wl["kernel_pages_per_s_per_job"]
+    events = 2 * wl["jobs"] * per_job * seconds * EVENT_DTYPE.itemsize
+    need = state + events
+    if need > 0.8 * phys:
+        gib = 1 << 30
+        what = ("machine.ram" if state >= events else "workload.jobs")
+        value = spec.machine.get("ram") if what == "machine.ram" else wl["jobs"]
+        raise ValueError(
+            f"{what}: {value}: the simulation would need about {need / gib:.0f} GiB "
+            f"({state / gib:.1f} GiB of page state, {events / gib:.1f} GiB of workload "
+            f"events); allowed: up to {0.8 * phys / gib:.0f} GiB on this machine")
 
 
 def workload_slowdown_pct(breakdown_ns: dict[str, int], latency_ns: int, busy: int, ncpu: int):

@@ -154,15 +154,21 @@ def sweep_figures(df: pd.DataFrame, x: str, tag: str, what: str) -> dict[str, ob
                   axis=alt.Axis(tickMinStep=1) if integer else {})
     x = field
     col = alt.Color("strategy:N", scale=colour, title="strategy")
-    okbase = alt.Chart(agg, title=alt.Title(
-        f"Trials that got every block (Wilson 95 % interval): {what}", subtitle=caption(tag)))
-    okbase = okbase.properties(width=480)
-    ok = okbase.mark_line(point=True).encode(
+    # one small panel per strategy: success rates of several strategies often coincide (all
+    # at 100 %), and lines drawn on top of each other would hide all but the last
+    okbase = alt.Chart().properties(width=150, height=110)
+    ok = (okbase.mark_line(point=True).encode(
         x=enc_x, y=alt.Y("success_pct:Q", title="success (% of trials)",
-                         scale=alt.Scale(domain=[0, 100])), color=col,
+                         scale=alt.Scale(domain=[0, 100])), color=alt.Color(
+            "strategy:N", scale=colour, legend=None),
         tooltip=["strategy", x, "success_pct", "success_lo_pct", "success_hi_pct", "trials"],
     ) + okbase.mark_rule(opacity=0.6).encode(
-        x=enc_x, y="success_lo_pct:Q", y2="success_hi_pct:Q", color=col)
+        x=enc_x, y="success_lo_pct:Q", y2="success_hi_pct:Q",
+        color=alt.Color("strategy:N", scale=colour, legend=None))).facet(
+        data=agg, facet=alt.Facet("strategy:N", sort=list(colour.domain), title=None),
+        columns=5, title=alt.Title(
+            f"Trials that got every block (Wilson 95 % interval): {what}",
+            subtitle=caption(tag)))
     base = alt.Chart(agg, width=480, title=alt.Title(f"Latency of the calls that got every "
                                                      f"block (median, p10-p90): {what}",
                                           subtitle=caption(tag)))
@@ -170,7 +176,10 @@ def sweep_figures(df: pd.DataFrame, x: str, tag: str, what: str) -> dict[str, ob
         x=enc_x, y=alt.Y("latency_p10_ms:Q", scale=alt.Scale(type="log"),
                          title="latency (ms, simulated)"),
         y2="latency_p90_ms:Q", color=col)
-    line = base.mark_line(point=True).encode(
+    # click a strategy in the legend to bring its line forward
+    pick = alt.selection_point(fields=["strategy"], bind="legend")
+    line = base.mark_line(point=True).add_params(pick).encode(
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
         x=enc_x, y=alt.Y("latency_median_ms:Q", scale=alt.Scale(type="log")), color=col,
         tooltip=["strategy", x, "latency_median_ms", "latency_p90_ms"])
     return {"success": ok, "latency": band + line}
