@@ -120,3 +120,13 @@ def test_simulated_trace_reads_back_with_the_same_statistics(tmp_path):
     assert t.loc["allocations", "real"] == pytest.approx(real["allocs_per_s"])
     assert t.loc["allocations", "sim/real"] == pytest.approx(
         s["allocs_per_s"] / real["allocs_per_s"])
+
+
+def test_an_empty_capture_is_refused(tmp_path):
+    from allockit.mm.config import ConfigError
+    from allockit.workload.replay import check_replay
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="workload.replay: .*empty.txt' is empty"):
+        check_replay({"replay": str(empty)})

@@ -457,3 +457,30 @@ def test_compile_once_only_on_a_cold_cache(serial_run, tmp_path, monkeypatch):
     assert sweep.compile_once(tiny().trial_spec(tiny().points()[0])) == 0.0
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "empty"))
     assert sweep.numba_cache_is_cold()
+
+
+def test_unreachable_scheduler_is_one_line_within_seconds(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    from allockit.cli import main
+
+    spec_file = write_spec(tmp_path)
+    t0 = time.monotonic()
+    rc = main(["sweep", str(spec_file), "--out", str(tmp_path / "out"), "--quiet",
+               "--scheduler", "tcp://127.0.0.1:9"])
+    assert rc == 2 and time.monotonic() - t0 < 30
+    err = capsys.readouterr().err
+    assert "--scheduler: 'tcp://127.0.0.1:9' cannot be reached" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_huge_grid_says_its_size_and_checks_each_value(capsys):
+    """120,400 points: the load says how many, checks the base and each axis value, and does
+    not spend minutes checking every combination first."""
+    big = tiny(axes={"nr_elem": {"from": 1, "to": 400, "step": 1},
+                     "workload.jobs": {"from": 0, "to": 300, "step": 1}})
+    assert big.size() == 120_400
+    assert "120,400 points x 2 trials; checking the base and each axis value now" in \
+        capsys.readouterr().err
+    with pytest.raises(SpecError, match="at point nr_elem=4801: nr_elem: 4801 x 2"):
+        tiny(axes={"nr_elem": {"from": 4801, "to": 5000, "step": 1},
+                   "workload.jobs": {"from": 0, "to": 600, "step": 1}})

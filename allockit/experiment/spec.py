@@ -35,6 +35,8 @@ import functools
 import hashlib
 import itertools
 import json
+import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,9 +156,26 @@ class SweepSpec:
         blob = json.dumps([d, model_fingerprint()], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
+    def size(self) -> int:
+        """How many points the sweep has (without listing them)."""
+        if not self.axes:
+            return 1
+        if self.mode == "product":
+            return math.prod(len(v) for v in self.axes.values())
+        return 1 + sum(len(v) for v in self.axes.values())
+
     def validate(self) -> None:
-        """Check every point's trial before anything runs."""
-        for p in self.points():
+        """Check every point's trial before anything runs. Past ``MAX_CHECKED_POINTS`` (a grid
+        that large takes minutes to check), say so, check the base and every axis value alone,
+        and leave each combination to its trial, which checks its own spec."""
+        n = self.size()
+        points = self.points() if n <= MAX_CHECKED_POINTS else [Point(0, ())] + [
+            Point(0, ((name, v),)) for name, values in self.axes.items() for v in values]
+        if n > MAX_CHECKED_POINTS:
+            print(f"{self.source}: {n:,} points x {self.trials} trials; checking the base and "
+                  f"each axis value now, every combination when its trial runs",
+                  file=sys.stderr, flush=True)
+        for p in points:
             try:
                 ts = self.trial_spec(p)
                 kernel = ts.machine.get("kernel")
@@ -169,6 +188,8 @@ class SweepSpec:
                 where = f" at point {p.label()}" if p.values else ""
                 raise SpecError(f"{self.source}{where}: {exc}") from None
 
+
+MAX_CHECKED_POINTS = 100_000
 
 # Sources and default parameter files whose content decides a trial's result.
 MODEL_FILES = ("allockit/mm/*.py", "allockit/strategies/*.py", "allockit/workload/*.py",

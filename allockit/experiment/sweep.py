@@ -209,7 +209,12 @@ def _dask(address: str) -> Callable[[list[list[Task]], int], Results]:
             )
             client = Client(cluster)
         else:
-            client = Client(address, timeout=30)
+            try:  # an unreachable scheduler: one line within seconds, not a long hang
+                client = Client(address, timeout=5)
+            except OSError as exc:
+                raise SpecError(f"--scheduler: {address!r} cannot be reached ({exc}); "
+                                "allowed: a running Dask scheduler's address, or 'local'"
+                                ) from None
         try:
             futures = client.map(run_tasks, groups, pure=False)
             for f in dask_completed(futures):

@@ -168,6 +168,9 @@ def check_replay(workload: dict) -> None:
     src = workload["replay"]
     if not isinstance(src, str) or not Path(src).is_file():
         raise ConfigError(f"workload.replay: {src!r} is not a file; allowed: an ftrace capture")
+    if Path(src).stat().st_size == 0:  # replayed, it would be an idle machine, silently
+        raise ConfigError(f"workload.replay: {src!r} is empty; allowed: an ftrace capture "
+                          "with events")
     fmt = workload.get("formats")
     if fmt is not None and not Path(fmt).is_dir():
         raise ConfigError(f"workload.formats: {fmt!r} is not a directory of event formats")
