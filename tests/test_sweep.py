@@ -484,3 +484,44 @@ def test_a_huge_grid_says_its_size_and_checks_each_value(capsys):
     with pytest.raises(SpecError, match="at point nr_elem=4801: nr_elem: 4801 x 2"):
         tiny(axes={"nr_elem": {"from": 4801, "to": 5000, "step": 1},
                    "workload.jobs": {"from": 0, "to": 600, "step": 1}})
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the workers")
+def test_killing_the_coordinator_leaves_no_workers(tmp_path):
+    """SIGKILL to the coordinating process alone: its pool workers end with it (they would
+    otherwise go on computing trials nobody will write)."""
+    spec_file = write_spec(tmp_path, trials=6)
+    cmd = [sys.executable, "-m", "allockit.cli", "sweep", str(spec_file), "--out",
+           str(tmp_path / "out"), "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    deadline = time.time() + 120
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        workers = [c for c in _children(proc.pid) if c != proc.pid]
+        time.sleep(0.1)
+    assert len(workers) >= 2, "the pool did not start"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 30
+    alive = workers
+    while time.time() < deadline and alive:
+        alive = [w for w in workers if Path(f"/proc/{w}").exists()
+                 and "Z" not in Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1][:3]]
+        time.sleep(0.2)
+    if alive:  # do not leave them behind either way
+        for w in alive:
+            os.kill(w, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived the coordinator"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -183,8 +184,20 @@ def _serial(groups: list[list[Task]], workers: int) -> Results:
         yield run_tasks(g)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Pool worker initializer: end this worker when the coordinator dies (Linux
+    ``PR_SET_PDEATHSIG``), so that a killed sweep leaves no workers computing for nobody."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the coordinator died before the call above
+        os._exit(1)
+
+
 def _process_pool(groups: list[list[Task]], workers: int) -> Results:
-    pool = ProcessPoolExecutor(workers)
+    pool = ProcessPoolExecutor(workers, initializer=_exit_with_parent, initargs=(os.getpid(),))
     try:
         futures = [pool.submit(run_tasks, g) for g in groups]
         for f in as_completed(futures):
