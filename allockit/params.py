@@ -9,6 +9,8 @@ word "estimate" and why. This module is the one place that reads them; the simul
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,40 @@ COSTS_FILE = PARAMS_DIR / "costs.yaml"
 KBUILD_FILE = PARAMS_DIR / "workload-kbuild.yaml"
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (the plain loader keeps
+    the last one silently: a file would say something other than what it seems to say)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML the way every file of the kit is read: safe, and no key twice."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: the problem and where (PyYAML's own text spans lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(path: str, mtime_ns: int, size: int) -> Any:
+    """A file's YAML, parsed once per version of the file: validating a sweep checks every
+    point, and each check reads the same parameter files."""
+    return load_yaml(Path(path).read_text())
+
+
 def read_sourced(path: str | Path, names: tuple[str, ...], what: str) -> dict[str, dict]:
     """Read a ``{name: {value, source}}`` file and check its shape.
 
@@ -32,9 +68,10 @@ def read_sourced(path: str | Path, names: tuple[str, ...], what: str) -> dict[st
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        st = path.stat()
+        raw = copy.deepcopy(_parsed(str(path.resolve()), st.st_mtime_ns, st.st_size))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: malformed YAML: {exc}") from None
+        raise ConfigError(f"{path}: malformed YAML: {yaml_problem(exc)}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what} file: {exc.strerror}") from None
     if not isinstance(raw, dict):

@@ -389,3 +389,13 @@ def test_busy_page_census_names_what_blocked_the_range():
     assert r.counters["sim_busy_pinned"] == 1
     assert r.counters.get("sim_busy_journal", 0) == 0
     check_invariants(s)
+
+
+def test_costs_file_with_a_key_twice_is_refused(tmp_path):
+    from allockit.mm.config import ConfigError
+
+    bad = tmp_path / "c.yaml"
+    bad.write_text("migrate_page_ns: {value: 1, source: x}\n"
+                   "migrate_page_ns: {value: 2, source: x}\n")
+    with pytest.raises(ConfigError, match=r"key 'migrate_page_ns' appears twice .*\(line 2"):
+        load_costs(bad)

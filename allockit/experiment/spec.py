@@ -44,7 +44,7 @@ from typing import Any
 import yaml
 
 from ..mm.config import ConfigError
-from ..params import cost_constants, kbuild_constants
+from ..params import cost_constants, kbuild_constants, load_yaml, yaml_problem
 from ..paths import PARAMS_DIR, ROOT
 from .trial import TrialSpec, check_spec
 
@@ -327,32 +327,10 @@ def _expand_axis(origin: str, path: str, spec: Any, base: dict[str, Any]) -> lis
 
 
 # --- loading --------------------------------------------------------------------------------
-def yaml_problem(exc: yaml.YAMLError) -> str:
-    """A YAML error in one line: the problem and where (PyYAML's own text spans lines)."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (the plain loader keeps
-    the last one silently: a spec would run something other than what it seems to say)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def read_yaml_mapping(path: str | Path, what: str, keys: str) -> dict[str, Any]:
     """A YAML file (a ``what``) that must hold a mapping of ``keys``."""
     try:
-        raw = yaml.load(Path(path).read_text(), Loader=_UniqueKeyLoader)  # noqa: S506
+        raw = load_yaml(Path(path).read_text())
     except OSError as exc:
         raise SpecError(f"{path}: cannot read {what}: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -62,7 +62,7 @@ from ..mm.constants import (
     REF_JOURNAL,
 )
 from ..mm.state import EVENT_DTYPE
-from ..params import KBUILD_FILE, read_sourced
+from ..params import kbuild_constants
 
 PARAM_NAMES = (
     "jobs",
@@ -111,7 +111,7 @@ NS = 1_000_000_000
 
 def load_kbuild_params(path: str | Path | None = None, **overrides: Any) -> dict[str, float]:
     """Read ``params/workload-kbuild.yaml`` (validated); ``overrides`` replace values."""
-    raw = read_sourced(path or KBUILD_FILE, PARAM_NAMES, "workload parameter")
+    raw = kbuild_constants(path)
     params: dict[str, float] = {name: raw[name]["value"] for name in PARAM_NAMES}
     for name, value in overrides.items():
         if name not in PARAM_NAMES:
