@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .experiment import spec as specs
-from .experiment.sweep import load_results, manifest, run_sweep, sweep_dir, trial_done, trial_path
+from .experiment.sweep import load_results, manifest, missing_trials, run_sweep, sweep_dir
 from .paths import DATA_DIR, PARAMS_DIR
 from .report.robustness import point_verdicts, verdict_text, verdicts
 
@@ -30,10 +30,6 @@ def point_label(values: dict[str, Any]) -> str:
     return ", ".join(
         f"{k}={'+'.join(v) if isinstance(v, list) else v}" for k, v in values.items()
     )
-
-
-def _complete(spec: specs.SweepSpec, d: Path) -> bool:
-    return all(trial_done(trial_path(d, p, t)) for p in spec.points() for t in range(spec.trials))
 
 
 def collect(
@@ -51,7 +47,7 @@ def collect(
                           command=f"allockit robustness  # {name}").dir
         else:
             d = sweep_dir(spec, root)
-            if not _complete(spec, d):
+            if missing_trials(spec, d):
                 return None
         labels = {p["id"]: point_label(p["values"]) for p in manifest(d)["points"]}
         pv = point_verdicts(load_results(d), labels)

@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -64,6 +65,12 @@ def trial_done(path: Path) -> bool:
             return head == b"PAR1" and fh.read(4) == b"PAR1"
     except OSError:
         return False
+
+
+def missing_trials(spec: SweepSpec, d: Path) -> list[tuple[Point, int]]:
+    """The (point, trial) pairs of ``spec`` without a whole result file in ``d``."""
+    return [(p, t) for p in spec.points() for t in range(spec.trials)
+            if not trial_done(trial_path(d, p, t))]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -310,15 +317,15 @@ def plan(spec: SweepSpec, d: Path) -> tuple[list[list[Task]], int]:
     Groups are listed trial by trial, so the first results cover every point."""
     prov = tuple(sorted(provenance().items()))
     groups: dict[tuple[int, str], list[Task]] = {}
-    total = 0
-    for p in spec.points():
-        ts = spec.trial_spec(p)
-        key = warm_key(ts)
-        for t in range(spec.trials):
-            total += 1
-            if not trial_done(trial_path(d, p, t)):
-                task = Task(spec.name, p.id, p.values, ts, spec.seed, t, spec.trials, prov)
-                groups.setdefault((t, key), []).append(task)
+    specs: dict[str, tuple[TrialSpec, str]] = {}
+    for p, t in missing_trials(spec, d):
+        if p.id not in specs:
+            ts = spec.trial_spec(p)
+            specs[p.id] = (ts, warm_key(ts))
+        ts, key = specs[p.id]
+        task = Task(spec.name, p.id, p.values, ts, spec.seed, t, spec.trials, prov)
+        groups.setdefault((t, key), []).append(task)
+    total = len(spec.points()) * spec.trials
     return [groups[k] for k in sorted(groups, key=lambda k: k[0])], total
 
 
@@ -425,11 +432,10 @@ def dry_run(spec: SweepSpec, out: str | Path | None = None, workers: int | None 
     time estimate from this sweep's own earlier trials (``timings.jsonl``) when there are any."""
     d = sweep_dir(spec, out)
     lines = [f"{d}: {len(spec.points())} points x {spec.trials} trials"]
-    todo = 0
+    missing = Counter(p.id for p, _ in missing_trials(spec, d))
+    todo = sum(missing.values())
     for p in spec.points():
-        missing = sum(not trial_done(trial_path(d, p, t)) for t in range(spec.trials))
-        todo += missing
-        lines.append(f"  {p.label() or 'base'}: {missing} of {spec.trials} to run")
+        lines.append(f"  {p.label() or 'base'}: {missing[p.id]} of {spec.trials} to run")
     lines.append(f"{todo} trials to run, {len(spec.points()) * spec.trials - todo} on disk")
     log = d / "timings.jsonl"
     if todo and log.exists():

@@ -178,6 +178,7 @@ BLOCKERS = (
     "unmovable",
 )
 
+
 def page_blockers(s: MachineState, pieces=()) -> np.ndarray:
     """Per page, the index in ``BLOCKERS`` of what stands in a contiguous allocation's way;
     ``pieces`` ((kind, pfn, npages), a strategy's result) are marked taken."""

@@ -79,6 +79,7 @@ def aggregate(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     g = df.groupby(by, sort=False, dropna=False)
     out = g.agg(
         trials=("success", "size"),
+        successes=("success", "sum"),
         success_pct=("success", lambda s: 100.0 * s.mean()),
         got_median=("got", "median"),
         got_min=("got", "min"),
@@ -87,8 +88,7 @@ def aggregate(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         latency_p90_ms=("ok_latency_ms", lambda s: s.quantile(0.9)),
         slowdown_median_pct=("workload_slowdown_pct", "median"),
     ).reset_index()
-    ci = [wilson(int(round(p * n / 100)), int(n)) for p, n in zip(out.success_pct, out.trials,
-                                                                    strict=True)]
+    ci = [wilson(int(k), int(n)) for k, n in zip(out.successes, out.trials, strict=True)]
     out["success_lo_pct"] = [100.0 * lo for lo, _ in ci]  # Wilson 95 % interval
     out["success_hi_pct"] = [100.0 * hi for _, hi in ci]
     for c in ("latency_median_ms", "latency_p10_ms", "latency_p90_ms"):
