@@ -9,6 +9,8 @@ Measured, never asserted in tests. Figures:
 * ``compile_s_cold``: a fresh process with an empty numba cache: import, boot, churn.
 * ``load_s_warm``: the same process again with the cache filled by the cold run.
 * ``bytes_per_page``: memory of the machine state per simulated page.
+* ``seed_trial_s`` (``seed_warm_s``): wall time of one trial of ``params/seed.yaml`` (warm-up
+  and every strategy; the warm-up alone), median of ``REPEATS`` runs on a warm cache.
 * ``c_buddy_ns_per_op``: the same churn in a minimal C array-based buddy allocator
   (``benchmarks/c_buddy.c``: one free list per order, no migratetypes, pcp lists or
   watermarks), built with the system C compiler when one is found; the yardstick for
@@ -148,6 +150,28 @@ def compile_times() -> dict[str, float]:
 C_BUDDY = ROOT / "benchmarks" / "c_buddy.c"
 
 
+def seed_trial_times() -> dict[str, float]:
+    """Median wall time of trial 0 of the seed spec, whole and its warm-up alone."""
+    from .experiment.spec import load
+    from .experiment.trial import run_trial
+    from .paths import PARAMS_DIR
+
+    sweep = load(PARAMS_DIR / "seed.yaml")
+    spec = sweep.trial_spec(sweep.points()[0])
+    run_trial(spec, sweep.seed, 0, sweep.trials)  # compile or load before timing
+    whole, warm = [], []
+    for _ in range(REPEATS):
+        timing: dict[str, float] = {}
+        t0 = time.perf_counter()
+        run_trial(spec, sweep.seed, 0, sweep.trials, timing=timing)
+        whole.append(time.perf_counter() - t0)
+        warm.append(timing["warm_s"])
+    return {
+        "seed_trial_s": round(float(np.median(whole)), 3),
+        "seed_warm_s": round(float(np.median(warm)), 3),
+    }
+
+
 def build_c_buddy(tmp: Path) -> Path | None:
     """Compile benchmarks/c_buddy.c; None when no C compiler or no source checkout."""
     cc = shutil.which("cc") or shutil.which("gcc")
@@ -190,6 +214,7 @@ def main(as_json: bool = False, ops: int = 2_000_000, compile: bool = True) -> d
         result["c_buddy_ns_per_op"] = round(float(np.median(theirs)), 1)
         ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
         result["ratio_to_c"] = round(float(np.median(ratios)), 2)
+    result.update(seed_trial_times())
     if compile:
         result.update(compile_times())
     if as_json:
