@@ -266,6 +266,18 @@ def test_enomem_from_migration_target_aborts_without_sliding():
     check_invariants(s)
 
 
+@pytest.mark.parametrize(("kernel", "rounds"), [("5.9", 5), ("6.1", 1)])
+def test_enomem_is_retried_up_to_the_try_limit_before_v5_13(kernel, rounds):
+    """v5.9/v5.10 keep looping after a -ENOMEM round (five rounds of the batch); v5.13 and
+    later stop at the first one."""
+    s = populated(cma_size="4M", kernel=kernel)
+    s.zone[Z_WMARK : Z_WMARK + 3] = 10**6  # no migration target can be allocated
+    r = api.alloc_contig_range(s, CMA_BASE, CMA_BASE + 512)
+    assert r.ret == -ENOMEM
+    assert r.counters["sim_migrate_enomem"] == rounds
+    check_invariants(s)
+
+
 def test_cma_release_returns_pages_through_pcp():
     s = populated()
     r = api.cma_alloc(s, 512, align=9)

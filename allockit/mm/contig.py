@@ -9,7 +9,8 @@ Steps of ``alloc_contig_range(start, end)`` in v5.9 (docs/model.md#alloc-contig-
    pages: drop clean page cache, ``migrate_pages(MIGRATE_SYNC)``, until the range is done; a
    batch that still has pages after 5 rounds ends the migration with -EBUSY (the rest of the
    range is not migrated), which the caller ignores: the test of step 5 decides;
-3. any other error (-ENOMEM from a migration target, -EINTR) is returned after undo;
+3. any other error is returned after undo: -ENOMEM when the last round could not allocate a
+   migration target (v5.13+: the first such round ends the migration);
 4. ``lru_add_drain_all`` again; find ``outer_start``, the free buddy block holding ``start``;
 5. ``test_pages_isolated(outer_start, end)``: every page must be free, else -EBUSY;
 6. ``isolate_freepages_range``: take the free blocks out as order-0 pages;
@@ -37,8 +38,10 @@ from .constants import (
     C_HARVEST_PER_PAGE,
     EBUSY,
     EINVAL,
+    ENOMEM,
     GFP_KERNEL,
     KERNEL_V5_11,
+    KERNEL_V5_13,
     KERNEL_V5_19,
     MAX_ORDER,
     MAX_ORDER_NR_PAGES,
@@ -113,8 +116,15 @@ def split_free_block_at(s, pfn):
 def alloc_contig_migrate_range(s, cpu, start, end, mode, max_tries, best_effort, gfp):
     """``__alloc_contig_migrate_range`` (v5.9): migrate every movable page out of the range.
 
-    Returns 0, -EBUSY (a batch stuck after ``max_tries`` rounds; unless ``best_effort`` the
-    rest of the range is left as it is) or -ENOMEM.
+    Each round's ``migrate_pages`` result is kept, as the kernel keeps ``ret``: a batch that
+    still has pages after ``max_tries`` rounds ends the migration with that result if it was
+    an error, else -EBUSY (unless ``best_effort``: then only that batch is given up on). Up to
+    v5.12 a -ENOMEM from a migration target does not end the loop: the batch is retried (a
+    later round may find a target once reclaim has run) and -ENOMEM survives only if the last
+    round returned it. From v5.13 (Oscar Salvador, "mm,page_alloc: bail out earlier on -ENOMEM
+    in alloc_contig_migrate_range"; present in the 6.1 source) the loop ends at the first one.
+
+    Returns 0, -EBUSY or -ENOMEM.
     """
     lru_add_drain_all(s)  # migrate_prep
     pfn = start
@@ -127,7 +137,7 @@ def alloc_contig_migrate_range(s, cpu, start, end, mode, max_tries, best_effort,
         else:
             tries += 1
             if tries == max_tries:
-                ret = -EBUSY
+                ret = ret if ret < 0 else -EBUSY
                 if not best_effort:
                     break
                 putback_movable_pages(s, cpu)  # give up on this batch only
@@ -136,9 +146,8 @@ def alloc_contig_migrate_range(s, cpu, start, end, mode, max_tries, best_effort,
         if nr_migratepages(s) == 0:
             continue
         reclaim_clean_pages_from_list(s, cpu)
-        r = migrate_pages(s, cpu, mode, False)
-        if r < 0:
-            ret = r
+        ret = migrate_pages(s, cpu, mode, False)
+        if ret == -ENOMEM and s.zone[Z_KERNEL] >= KERNEL_V5_13:
             break
     if ret < 0:
         putback_movable_pages(s, cpu)
