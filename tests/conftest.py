@@ -92,3 +92,24 @@ def populated(n=2600, kinds=None, seed=0, **cfg_overrides):
     s.zone[Z_BUSY_CPUS] = 0
     s.time_ns[:] = 0
     return s
+
+
+def lru_pages(s, start, stop, anon=False):
+    """Put allocated pages [start, stop) on the LRU (inactive, anon or file), as a drained
+    pagevec would: ``PG_lru`` set and linked into the list."""
+    import numpy as np
+
+    from allockit.mm.constants import PG_anon
+    from allockit.mm.lru import lru_add_pages
+
+    if anon:
+        s.flags[start:stop] |= PG_anon
+    lru_add_pages(s, np.arange(start, stop, dtype=np.int64))
+
+
+def lru_release(s, start, stop):
+    """Take pages [start, stop) off the LRU before they are freed (``__page_cache_release``)."""
+    from allockit.mm.lru import lru_del_page
+
+    for p in range(start, stop):
+        lru_del_page(s, p)

@@ -1,7 +1,7 @@
 """One test per step of the buddy allocator (v5.9 semantics, docs/buddy-model.md)."""
 
 import pytest
-from conftest import COSTS, bare_state, small_config
+from conftest import COSTS, bare_state, lru_pages, small_config
 
 from allockit.mm import build_machine
 from allockit.mm.buddy import (
@@ -26,7 +26,6 @@ from allockit.mm.constants import (
     MIGRATE_MOVABLE,
     MIGRATE_RECLAIMABLE,
     MIGRATE_UNMOVABLE,
-    PG_lru,
 )
 from allockit.mm.introspect import free_list, pageblock_counts
 from allockit.mm.invariants import check_invariants
@@ -148,7 +147,7 @@ def test_unmovable_fallback_claims_pageblock_when_half_free():
 def test_unmovable_fallback_does_not_claim_a_block_of_movable_pages():
     s = bare_state()
     free_one_page(s, 512, 7, MIGRATE_MOVABLE)  # 128 free
-    s.flags[640:1024] |= PG_lru  # the other 384 are LRU pages: not "alike"
+    lru_pages(s, 640, 1024)  # the other 384 are LRU pages: not "alike"
     pfn = take(s, 0, MIGRATE_UNMOVABLE)
     assert 512 <= pfn < 640
     assert s.pb_mt[1] == MIGRATE_MOVABLE
@@ -168,7 +167,7 @@ def test_whole_pageblock_steal_retypes_the_range():
 def test_move_freepages_block_counts_movable_pages():
     s = bare_state()
     free_one_page(s, 0, 4, MIGRATE_MOVABLE)
-    s.flags[100:110] |= PG_lru
+    lru_pages(s, 100, 110)
     moved, movable = move_freepages_block(s, 5, MIGRATE_RECLAIMABLE)
     assert (moved, movable) == (16, 10)
     assert free_list(s, MIGRATE_RECLAIMABLE, 4) == [0]

@@ -6,7 +6,7 @@ filled with anonymous and file LRU pages of background objects.
 
 import numpy as np
 import pytest
-from conftest import bare_state, populated
+from conftest import bare_state, lru_pages, populated
 
 from allockit.mm import api, copy_state
 from allockit.mm.background import PK_FILE, PK_FILE_NOMIGRATE
@@ -23,7 +23,6 @@ from allockit.mm.constants import (
     REF_GUP,
     REF_JOURNAL,
     PG_dirty,
-    PG_lru,
     PG_writeback,
 )
 from allockit.mm.contig import ACR_ASYNC, ACR_ONE_TRY
@@ -199,7 +198,7 @@ def test_isolation_refuses_unmovable_in_movable_block_never_in_cma_block():
     # every page of the bare state is "allocated" with no LRU flag: unmovable kernel memory
     assert set_migratetype_isolate(s, 0, 0, MIGRATE_MOVABLE, False) == -EBUSY
     assert s.pb_mt[0] == MIGRATE_MOVABLE
-    s.flags[0:512] |= PG_lru  # all movable now
+    lru_pages(s, 0, 512)  # all movable now
     assert set_migratetype_isolate(s, 0, 0, MIGRATE_MOVABLE, False) == 0
     assert s.pb_mt[0] == MIGRATE_ISOLATE
     # a CMA block is isolated for MIGRATE_CMA whatever its pages are
@@ -216,7 +215,7 @@ def test_isolation_refuses_unmovable_in_movable_block_never_in_cma_block():
 def test_isolated_free_pages_leave_the_counters_and_come_back():
     s = bare_state(nr_pages=4096)
     free_one_page(s, 0, 9, MIGRATE_MOVABLE)
-    s.flags[512:1024] |= PG_lru
+    lru_pages(s, 512, 1024)
     free0 = int(s.zone[NR_FREE_PAGES])
     assert set_migratetype_isolate(s, 0, 0, MIGRATE_MOVABLE, False) == 0
     assert int(s.zone[NR_FREE_PAGES]) == free0 - 512

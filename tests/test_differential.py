@@ -12,7 +12,7 @@ does not model) finds nothing to reclaim and leaves the buddy state alone.
 from __future__ import annotations
 
 import numpy as np
-from conftest import COSTS, small_config
+from conftest import COSTS, lru_pages, lru_release, small_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_buddy import RefZone
@@ -25,8 +25,6 @@ from allockit.mm.constants import (
     GFP_KERNEL,
     GFP_KERNEL_RECLAIMABLE,
     GFP_NOWAIT,
-    PG_anon,
-    PG_lru,
 )
 from allockit.mm.introspect import snapshot
 from allockit.mm.invariants import check_invariants
@@ -140,13 +138,14 @@ def test_compiled_model_matches_reference(m, seq):
             if pfn >= 0:
                 live.append((pfn, order))
                 if lru and gfp & 0x08:
-                    s.flags[pfn : pfn + (1 << order)] |= PG_lru | PG_anon
+                    lru_pages(s, pfn, pfn + (1 << order), anon=True)
                     ref.set_lru(pfn, 1 << order)
         elif op[0] == "free":
             if not live:
                 continue
             _, cpu, k = op
             pfn, order = live.pop(k % len(live))
+            lru_release(s, pfn, pfn + (1 << order))
             free_pages(s, cpu % ncpu, pfn, order)
             ref.free_pages(cpu % ncpu, pfn, order)
         else:
@@ -221,11 +220,12 @@ def test_long_random_run_matches_reference():
             if pfn >= 0:
                 live.append((pfn, order))
                 if gfp & 0x08 and rng.random() < 0.7:
-                    s.flags[pfn : pfn + (1 << order)] |= PG_lru | PG_anon
+                    lru_pages(s, pfn, pfn + (1 << order), anon=True)
                     ref.set_lru(pfn, 1 << order)
         else:
             pfn, order = live.pop(int(rng.integers(len(live))))
             cpu = int(rng.integers(2))
+            lru_release(s, pfn, pfn + (1 << order))
             free_pages(s, cpu, pfn, order)
             ref.free_pages(cpu, pfn, order)
             failed = False

@@ -1,7 +1,7 @@
 """The invariant checker must catch each kind of corruption, or property tests prove nothing."""
 
 import pytest
-from conftest import bare_state
+from conftest import bare_state, lru_pages
 
 from allockit.mm.buddy import free_one_page
 from allockit.mm.constants import (
@@ -10,7 +10,9 @@ from allockit.mm.constants import (
     MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
     MIGRATE_UNMOVABLE,
+    LRU_PG_active,
     PG_buddy,
+    PG_isolated,
     PG_lru,
     PG_pcp,
 )
@@ -18,7 +20,7 @@ from allockit.mm.invariants import InvariantError, check_invariants
 from allockit.mm.lists import free_list_slot, list_add, list_del
 from allockit.mm.pcp import free_unref_page
 from allockit.mm.state import Z_CMA_BASE, Z_CMA_COUNT, Z_NR_ISOLATE_PAGEBLOCK
-from allockit.mm.vmstat import NR_FREE_CMA_PAGES, NR_FREE_PAGES
+from allockit.mm.vmstat import NR_FREE_CMA_PAGES, NR_FREE_PAGES, NR_INACTIVE_FILE
 
 
 @pytest.fixture
@@ -160,3 +162,35 @@ def test_flags_inside_free_block(s):
 def test_broken_pcp_ring(s):
     s.prev[100] = 7
     corrupt_and_expect(s, 14)
+
+
+@pytest.fixture
+def on_lru(s):
+    lru_pages(s, 200, 210)
+    check_invariants(s)
+    return s
+
+
+def test_lru_page_on_no_list(on_lru):
+    on_lru.flags[300] |= PG_lru
+    corrupt_and_expect(on_lru, 28)
+
+
+def test_broken_lru_ring(on_lru):
+    on_lru.prev[205] = 7
+    corrupt_and_expect(on_lru, 24)
+
+
+def test_isolated_page_left_on_the_lru(on_lru):
+    on_lru.flags[203] |= PG_isolated
+    corrupt_and_expect(on_lru, 25)
+
+
+def test_active_page_on_the_inactive_list(on_lru):
+    on_lru.page[204]["lru_flags"] = LRU_PG_active
+    corrupt_and_expect(on_lru, 26)
+
+
+def test_lru_counter_drift(on_lru):
+    on_lru.zone[NR_INACTIVE_FILE] += 1
+    corrupt_and_expect(on_lru, 27)

@@ -39,6 +39,8 @@ from ..mm.constants import (
     MIGRATE_UNMOVABLE,
     MIGRATETYPE_NAMES,
     PAGE_SIZE,
+    LRU_PG_active,
+    LRU_PG_referenced,
     PG_anon,
     PG_buddy,
     PG_dirty,
@@ -50,6 +52,7 @@ from ..mm.constants import (
     PG_writeback,
 )
 from ..mm.costs import apply_costs
+from ..mm.lru import lru_add_pages
 from ..mm.state import (
     Z_CMA_BASE,
     Z_CMA_COUNT,
@@ -64,6 +67,7 @@ from ..mm.state import (
 )
 from ..params import load_costs
 from .procfs import (
+    KPF_ACTIVE,
     KPF_ANON,
     KPF_BUDDY,
     KPF_DIRTY,
@@ -71,6 +75,7 @@ from .procfs import (
     KPF_LRU,
     KPF_MMAP,
     KPF_PGTABLE,
+    KPF_REFERENCED,
     KPF_RESERVED,
     KPF_SLAB,
     KPF_WRITEBACK,
@@ -130,6 +135,14 @@ def page_flags(kpf: np.ndarray, kpc: np.ndarray | None) -> tuple[np.ndarray, np.
     if kpc is not None:
         mapped |= kpc > 0
     return f, mapped.astype(np.uint8)
+
+
+def lru_flags(kpf: np.ndarray) -> np.ndarray:
+    """The simulator's ``lru_flags`` (PG_active, PG_referenced) from kpageflags."""
+    out = np.zeros(len(kpf), dtype=np.uint8)
+    out[_bit(kpf, KPF_ACTIVE)] |= LRU_PG_active
+    out[_bit(kpf, KPF_REFERENCED)] |= LRU_PG_referenced
+    return out
 
 
 def present_pageblocks(present: np.ndarray, pb: int) -> np.ndarray:
@@ -234,7 +247,11 @@ def rebuild_zone(
     s = allocate_state(n, pbo, nr_cpus, cma_count)
     apply_costs(s, load_costs())
     s.pb_mt[:] = mt
-    s.page["flags"][:n] = flags
+    lru = (flags & PG_lru) != 0
+    s.page["flags"][:n] = flags & ~np.uint16(PG_lru)
+    s.page["lru_flags"][:n] = lru_flags(kpf) * lru
+    # a snapshot has no LRU ages: the pages are linked in a fixed pseudo-random order
+    lru_add_pages(s, np.random.default_rng(0).permutation(np.flatnonzero(lru)))
     s.page["mapcount"][:n] = mapped
     busy_io = (flags & (PG_writeback | PG_locked)) != 0
     s.page["t_io"][:n][busy_io] = io_remaining_us

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..mm.vmstat import VMSTAT_NAMES
 from .experiments import EXPERIMENTS
+from .rows import lru_state
 from .spec import DATA_DIR
 
 # lab kernel series -> the simulator's kernel model ("5.9": next-20200813, the seed's tree)
@@ -68,6 +69,10 @@ def load_lab(path: str | Path = DATA_DIR, complete_only: bool = True) -> pd.Data
     if not files:
         raise ValueError(f"lab data: no *.parquet under {path}; run `allockit lab run` first")
     df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    if "warm_active_file_pages" not in df.columns and "meminfo_Active_file_kb" in df.columns:
+        # runs recorded before the LRU lists were compared: derive them from their meminfo
+        kbs = {k: df[f"meminfo_{k}_kb"] for k in ("Active_file", "Inactive_file")}
+        df = df.assign(**lru_state(kbs))
     if complete_only:
         df = df[usable(df)].reset_index(drop=True)
     return df
@@ -323,6 +328,8 @@ STATE_COLUMNS = {
     "warm_free_cma_pages": "free CMA pages",
     "warm_cma_in_use_pages": "CMA pages in use",
     "warm_file_pages": "file LRU pages",
+    "warm_active_file_pages": "active file LRU pages",
+    "warm_inactive_file_pages": "inactive file LRU pages",
     "warm_anon_pages": "anon pages",
     "warm_dirty_pages": "dirty pages",
     "warm_writeback_pages": "pages under writeback",

@@ -33,6 +33,16 @@ CENSUS_RENAMES = {
 CORRECTION_FIELD = "fault_ns"
 
 
+# --- meminfo ------------------------------------------------------------------------------
+def lru_state(kbs: dict[str, int]) -> dict[str, int]:
+    """The simulator's ``warm_active_file_pages`` / ``warm_inactive_file_pages`` from the
+    guest's /proc/meminfo (kB)."""
+    return {
+        "warm_active_file_pages": kbs.get("Active_file", 0) // 4,
+        "warm_inactive_file_pages": kbs.get("Inactive_file", 0) // 4,
+    }
+
+
 # --- calibration ----------------------------------------------------------------------------
 def host_calibration(exe: Path, reps: int = 3) -> dict[str, int]:
     """Run the calibration program on the host ``reps`` times; the minimum of each field."""
@@ -127,6 +137,7 @@ def rows_from_log(log, spec: LabSpec, host_calib: dict, meta: dict) -> list[dict
             "warm_dirty_pages": kbs.get("Dirty", 0) // 4,
             "warm_writeback_pages": kbs.get("Writeback", 0) // 4,
             "warm_cma_in_use_pages": (kbs.get("CmaTotal", 0) - kbs.get("CmaFree", 0)) // 4,
+            **lru_state(kbs),
         })  # fmt: skip
         row.update(factors)
         row.update(meta)

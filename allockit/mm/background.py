@@ -28,6 +28,7 @@ from .constants import (
     PG_writeback,
 )
 from .jit import mm_jit
+from .lru import lru_del_page, mark_page_accessed
 from .owners import OWNER_FREED
 from .page_alloc import alloc_pages, free_pages
 from .pagestate import lru_add_drain_cpu, lru_cache_add, pagevec_forget
@@ -44,7 +45,10 @@ EV_PIN = 5  # extra reference for arg us; order field = REF_* kind
 EV_LOCK = 6  # lock_page for read I/O for arg us
 EV_MAP = 7  # mapped by processes on arg CPUs (0: unmapped)
 EV_LRU_DRAIN = 8  # lru_add_drain on cpu (e.g. the CPU's task scheduled away)
-EVENT_NAMES = ("none", "alloc", "free", "dirty", "writeback", "pin", "lock", "map", "lru_drain")
+EV_ACCESS = 9  # mark_page_accessed: the page was read (a file read, a buffer-head lookup)
+EVENT_NAMES = (
+    "none", "alloc", "free", "dirty", "writeback", "pin", "lock", "map", "lru_drain", "access"
+)
 
 # Page kinds of EV_ALLOC
 PK_KERNEL = 0  # kernel allocation not on any LRU (stacks, vmalloc, buffers)
@@ -82,7 +86,7 @@ def set_page_kind(s, cpu, pfn, order, pkind):
 
 @mm_jit
 def release_page(s, cpu, pfn, order):
-    """Free an allocation: leave any pagevec, then ``__free_pages``.
+    """Free an allocation: leave any pagevec or LRU list, then ``__free_pages``.
 
     A page isolated for migration holds the migration's reference: the final put happens
     when migration is done with it (``unmap_and_move``'s "page was freed from under us").
@@ -94,6 +98,7 @@ def release_page(s, cpu, pfn, order):
         return
     for p in range(pfn, pfn + (np.int64(1) << order)):
         pagevec_forget(s, p)
+        lru_del_page(s, p)  # __page_cache_release
         s.page[p].mapcount = 0
         s.page[p].t_ref = 0
         s.page[p].t_io = 0
@@ -146,6 +151,8 @@ def apply_event(s, i):
         s.page[pfn].mapcount = ev.arg
     elif kind == EV_LRU_DRAIN:
         lru_add_drain_cpu(s, cpu)
+    elif kind == EV_ACCESS:
+        mark_page_accessed(s, pfn)
 
 
 @mm_jit

@@ -98,7 +98,6 @@ from .state import (
     Z_NR_PAGES,
     Z_WMARK,
 )
-from .vmscan import zone_reclaimable_pages
 from .vmstat import (
     COMPACT_DEFERRED,
     COMPACT_FAIL,
@@ -511,7 +510,6 @@ def alloc_pages_compact(s, cpu, gfp, order):
         return np.int64(NO_PAGE)
     no_progress_loops = 0
     compaction_retries = 0
-    reclaimable = np.int64(-1)
     while True:
         if alloc_flags & ALLOC_KSWAPD:
             wakeup_kswapd(s)
@@ -528,11 +526,8 @@ def alloc_pages_compact(s, cpu, gfp, order):
             break
         if costly and (gfp & ___GFP_RETRY_MAYFAIL) == 0:
             break
-        if reclaimable < 0:
-            reclaimable = zone_reclaimable_pages(s)
-        reclaimable = max(reclaimable - progress, 0)
         retry, no_progress_loops = should_reclaim_retry(
-            s, order, alloc_flags, progress > 0, no_progress_loops, reclaimable
+            s, order, alloc_flags, progress > 0, no_progress_loops
         )
         if retry:
             continue

@@ -184,6 +184,23 @@ PAGE_FLAG_NAMES = {
     "pagevec": PG_pagevec,
 }
 
+# Page-aging flags, kept in the page record's own byte ``lru_flags`` (the PG_* word is full):
+# include/linux/page-flags.h PG_active and PG_referenced.
+LRU_PG_active = 1 << 0
+LRU_PG_referenced = 1 << 1
+
+# enum lru_list (include/linux/mmzone.h, v5.9): the node's LRU lists (one node, one lruvec,
+# no memory cgroups). LRU_UNEVICTABLE is not modelled: nothing the workload does is mlocked.
+LRU_BASE = 0
+LRU_ACTIVE = 1
+LRU_FILE = 2
+LRU_INACTIVE_ANON = LRU_BASE
+LRU_ACTIVE_ANON = LRU_BASE + LRU_ACTIVE
+LRU_INACTIVE_FILE = LRU_BASE + LRU_FILE
+LRU_ACTIVE_FILE = LRU_BASE + LRU_FILE + LRU_ACTIVE
+NR_LRU_LISTS = 4
+LRU_NAMES = ("inactive_anon", "active_anon", "inactive_file", "active_file")
+
 # Kinds of extra reference a page can hold until its t_ref (page->_refcount above what the
 # mapping and the mappers account for): why migration's refcount check fails on it.
 REF_NONE = 0

@@ -48,7 +48,13 @@ from .state import (
     ZONE_BOOSTED_WATERMARK,
     MachineState,
 )
-from .vmstat import NR_FREE_CMA_PAGES, NR_FREE_PAGES, VMSTAT_NAMES
+from .vmstat import (
+    NR_ACTIVE_FILE,
+    NR_FREE_CMA_PAGES,
+    NR_FREE_PAGES,
+    NR_INACTIVE_FILE,
+    VMSTAT_NAMES,
+)
 
 
 def walk_list(state: MachineState, slot: int) -> list[int]:
@@ -155,6 +161,8 @@ def machine_summary(state: MachineState, cma_base: int, cma_count: int) -> dict[
         "writeback_pages": int(np.count_nonzero(((f & PG_writeback) != 0) & under_io)),
         "slab_pages": int(np.count_nonzero(f & PG_slab)),
         "cma_in_use_pages": int(np.count_nonzero(used[cma])),
+        "active_file_pages": int(state.zone[NR_ACTIVE_FILE]),
+        "inactive_file_pages": int(state.zone[NR_INACTIVE_FILE]),
     }
 
 

@@ -17,7 +17,10 @@ Checked:
    per-CPU counts, each page on the list its recorded migratetype maps to, and every PG_pcp
    page is on one;
 7. ``nr_isolate_pageblock`` and ``nr_reserved_highatomic`` match the pageblock types;
-8. CMA pageblocks are exactly the pageblocks of the CMA area (as CMA or, while isolated, ISOLATE).
+8. CMA pageblocks are exactly the pageblocks of the CMA area (as CMA or, while isolated, ISOLATE);
+9. the LRU lists are consistent rings of PG_lru pages that are in no free list, pcp list,
+   pagevec or migration list, each on the list its type and PG_active name; their lengths
+   equal the ``nr_*_anon/file`` counters, and every PG_lru page is on one.
 """
 
 from __future__ import annotations
@@ -33,11 +36,17 @@ from .constants import (
     MIGRATE_PCPTYPES,
     MIGRATE_TYPES,
     MIGRATETYPE_NAMES,
+    NR_LRU_LISTS,
+    LRU_PG_active,
+    PG_anon,
     PG_buddy,
+    PG_isolated,
+    PG_lru,
+    PG_pagevec,
     PG_pcp,
 )
 from .jit import mm_njit
-from .lists import free_list_slot, pcp_list_slot
+from .lists import free_list_slot, lru_list_slot, pcp_list_slot
 from .state import (
     Z_CMA_BASE,
     Z_CMA_COUNT,
@@ -50,7 +59,7 @@ from .state import (
     Z_PCP_COUNT,
     MachineState,
 )
-from .vmstat import NR_FREE_CMA_PAGES, NR_FREE_PAGES
+from .vmstat import NR_FREE_CMA_PAGES, NR_FREE_PAGES, NR_INACTIVE_ANON
 
 
 class InvariantError(AssertionError):
@@ -81,6 +90,11 @@ _MESSAGES = {
     21: "pageblock {a} has type CMA outside the CMA area",
     22: "pageblock {a} of the CMA area has type {b}",
     23: "page {pfn} inside a free block carries flags {a}",
+    24: "LRU ring broken at pfn {pfn} (list {a})",
+    25: "page {pfn} on LRU list {a} has flags {b} (not PG_lru, or free, isolated, in a pagevec)",
+    26: "page {pfn} of LRU list {b} is on LRU list {a}",
+    27: "LRU list {a} holds a different number of pages than its counter ({b})",
+    28: "page {pfn} is flagged PG_lru but is on no LRU list",
 }
 
 
@@ -238,6 +252,48 @@ def _check_pageblocks(s):
 
 
 @mm_njit
+def _check_lru(s):
+    """Check 9."""
+    nr_pages = s.zone[Z_NR_PAGES]
+    bad = PG_buddy | PG_pcp | PG_isolated | PG_pagevec
+    on_lru = 0
+    for lru in range(NR_LRU_LISTS):
+        head = lru_list_slot(s, lru)
+        prev = head
+        pfn = np.int64(s.page[head].next)
+        n = 0
+        while pfn != head:
+            if pfn < 0 or pfn >= nr_pages or s.page[pfn].prev != prev or n > nr_pages:
+                return 24, pfn, lru, 0
+            f = s.page[pfn].flags
+            if (f & PG_lru) == 0 or (f & bad) != 0:
+                return 25, pfn, lru, f
+            want = 2 if (f & PG_anon) == 0 else 0
+            if s.page[pfn].lru_flags & LRU_PG_active:
+                want += 1
+            if want != lru:
+                return 26, pfn, lru, want
+            n += 1
+            prev = pfn
+            pfn = np.int64(s.page[pfn].next)
+        if s.page[head].prev != prev:
+            return 24, head, lru, 0
+        if n != s.zone[NR_INACTIVE_ANON + lru]:
+            return 27, -1, lru, s.zone[NR_INACTIVE_ANON + lru]
+        on_lru += n
+    flagged = 0
+    for pfn in range(nr_pages):
+        if s.page[pfn].flags & PG_lru:
+            flagged += 1
+    if flagged != on_lru:
+        for pfn in range(nr_pages):
+            if (s.page[pfn].flags & PG_lru) and s.page[pfn].next == pfn:
+                return 28, pfn, 0, 0
+        return 28, -1, 0, 0
+    return 0, -1, 0, 0
+
+
+@mm_njit
 def check_invariants_nb(s):
     """Compiled checker: ``(code, pfn, a, b)``; code 0 means every invariant holds."""
     seen = np.zeros(s.zone[Z_NR_PAGES], dtype=np.uint8)
@@ -248,6 +304,9 @@ def check_invariants_nb(s):
     if r[0] != 0:
         return r
     r = _check_pcp(s)
+    if r[0] != 0:
+        return r
+    r = _check_lru(s)
     if r[0] != 0:
         return r
     return _check_pageblocks(s)

@@ -1,12 +1,13 @@
 """``include/linux/list.h`` over the state's ``next``/``prev`` arrays, and list-slot helpers.
 
-A list is identified by its sentinel slot (``free_list_slot`` / ``pcp_list_slot``); a page by
-its pfn. All functions are compiled and inlined into their callers by LLVM.
+A list is identified by its sentinel slot (``free_list_slot`` / ``pcp_list_slot`` /
+``lru_list_slot``); a page by its pfn. All functions are compiled and inlined into their
+callers by LLVM.
 """
 
 from .constants import MAX_ORDER, MIGRATE_PCPTYPES
 from .jit import mm_jit_inline
-from .state import NR_FREE_LISTS, Z_NR_PAGES
+from .state import NR_FREE_LISTS, Z_NR_CPUS, Z_NR_PAGES
 
 
 @mm_jit_inline
@@ -19,6 +20,12 @@ def free_list_slot(s, migratetype, order):
 def pcp_list_slot(s, cpu, migratetype):
     """Sentinel slot of ``per_cpu_pages.lists[migratetype]`` of ``cpu``."""
     return s.zone[Z_NR_PAGES] + NR_FREE_LISTS + cpu * MIGRATE_PCPTYPES + migratetype
+
+
+@mm_jit_inline
+def lru_list_slot(s, lru):
+    """Sentinel slot of ``lruvec->lists[lru]`` (enum lru_list)."""
+    return s.zone[Z_NR_PAGES] + NR_FREE_LISTS + s.zone[Z_NR_CPUS] * MIGRATE_PCPTYPES + lru
 
 
 @mm_jit_inline
@@ -56,6 +63,13 @@ def list_add(s, entry, head):
 def list_add_tail(s, entry, head):
     """``list_add_tail``: insert right before the sentinel (becomes the tail)."""
     _list_insert(s, entry, s.page[head].prev, head)
+
+
+@mm_jit_inline
+def list_move(s, entry, head):
+    """``list_move``: unlink, then insert as the head of another (or the same) list."""
+    list_del(s, entry)
+    list_add(s, entry, head)
 
 
 @mm_jit_inline

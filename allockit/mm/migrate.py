@@ -55,6 +55,7 @@ from .constants import (
     PG_writeback,
 )
 from .jit import mm_jit, mm_jit_inline
+from .lru import lru_add_page, lru_del_page
 from .owners import OWNER_FREED, OWNER_NONE
 from .page_alloc import alloc_pages, free_pages
 from .pagestate import PageLocked, PageWriteback, page_has_extra_ref
@@ -115,7 +116,7 @@ def putback_lru_page(s, cpu, pfn):
         free_pages(s, cpu, pfn, 0)
         return
     if (s.page[pfn].flags & PG_movable) == 0:
-        s.page[pfn].flags |= np.uint16(PG_lru)
+        lru_add_page(s, pfn)  # the kernel goes through lru_cache_add's pagevec
 
 
 @mm_jit
@@ -208,7 +209,8 @@ def isolate_migratepages_block(s, low_pfn, end_pfn, mode, gfp):
             s.zone[SIM_ISOLATE_SKIP] += 1
             pfn += 1
             continue
-        s.page[pfn].flags = (f & ~np.uint16(PG_lru)) | np.uint16(PG_isolated)
+        lru_del_page(s, pfn)  # isolate_lru_page (a non-LRU movable page: nothing to unlink)
+        s.page[pfn].flags |= np.uint16(PG_isolated)
         advance(s, s.zone[Z_COST + C_ISOLATE_LRU_PAGE], T_SCAN)
         migratelist_add(s, pfn)
         pfn += 1
@@ -273,16 +275,19 @@ def reclaim_clean_pages_from_list(s, cpu):
 @mm_jit
 def move_page_state(s, old, new):
     """The part of ``migrate_page_states`` / ``migrate_page_move_mapping`` the model keeps:
-    the owner follows the page, with its kind flags, dirtiness and mappings."""
+    the owner follows the page, with its kind flags, dirtiness, mappings and aging flags
+    (``PG_active``, ``PG_referenced``); the new page goes back to the head of its LRU list."""
     keep = PG_anon | PG_dirty | PG_private | PG_nomigratepage | PG_movable
     s.page[new].flags = (s.page[new].flags & ~np.uint16(keep)) | (s.page[old].flags & keep)
     s.page[new].mapcount = s.page[old].mapcount
+    s.page[new].lru_flags = s.page[old].lru_flags
+    s.page[old].lru_flags = 0
     owner = np.int64(s.page[old].owner)
     s.page[new].owner = owner
     if owner >= 0 and owner < s.obj_pfn.shape[0] and s.obj_pfn[owner] == old:
         s.obj_pfn[owner] = new
     if (s.page[new].flags & PG_movable) == 0:
-        s.page[new].flags |= np.uint16(PG_lru)  # putback of the new page
+        lru_add_page(s, new)  # putback_lru_page of the new page
     s.page[old].owner = OWNER_NONE
     s.page[old].mapcount = 0
     s.page[old].flags = 0

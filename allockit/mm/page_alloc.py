@@ -76,7 +76,7 @@ from .state import (
     Z_WMARK,
     ZONE_BOOSTED_WATERMARK,
 )
-from .vmscan import COUNT_STRIDE, try_to_free_pages, wakeup_kswapd_reclaim, zone_reclaimable_pages
+from .vmscan import try_to_free_pages, wakeup_kswapd_reclaim, zone_reclaimable_pages
 from .vmstat import (
     NR_FREE_CMA_PAGES,
     NR_FREE_PAGES,
@@ -290,10 +290,13 @@ def get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags):
         return np.int64(NO_PAGE)
 
 
+COUNT_STRIDE = 64  # sampling stride of write_pending_pages
+
+
 @mm_jit
 def write_pending_pages(s):
-    """NR_ZONE_WRITE_PENDING (dirty and writeback pages), estimated like
-    ``zone_reclaimable_pages`` from every ``COUNT_STRIDE``-th page frame."""
+    """NR_ZONE_WRITE_PENDING (dirty and writeback pages), estimated from every
+    ``COUNT_STRIDE``-th page frame (dirtiness ends lazily: there is no exact counter)."""
     n = 0
     for pfn in range(0, s.zone[Z_NR_PAGES], COUNT_STRIDE):
         f = s.page[pfn].flags
@@ -303,14 +306,12 @@ def write_pending_pages(s):
 
 
 @mm_jit
-def should_reclaim_retry(s, order, alloc_flags, did_some_progress, no_progress_loops, reclaimable):
+def should_reclaim_retry(s, order, alloc_flags, did_some_progress, no_progress_loops):
     """``should_reclaim_retry`` (v5.9): retry while reclaiming everything reclaimable could
     meet the MIN watermark for this order, at most MAX_RECLAIM_RETRIES loops without progress
     (costly orders never count as progress); with no progress and mostly dirty/writeback
     pages it first waits ``congestion_wait(HZ/10)``. Returns ``(retry, no_progress_loops)``.
 
-    ``reclaimable`` (``zone_reclaimable_pages``) is counted once per slow-path call by the
-    caller and reduced by what reclaim took since: a full count is a walk of every page.
     """
     if did_some_progress and order <= PAGE_ALLOC_COSTLY_ORDER:
         no_progress_loops = 0
@@ -318,6 +319,7 @@ def should_reclaim_retry(s, order, alloc_flags, did_some_progress, no_progress_l
         no_progress_loops += 1
     if no_progress_loops > MAX_RECLAIM_RETRIES:
         return False, no_progress_loops
+    reclaimable = zone_reclaimable_pages(s)
     available = reclaimable + s.zone[NR_FREE_PAGES]
     if zone_watermark_ok_(s, order, s.zone[Z_WMARK], alloc_flags, available):
         if not did_some_progress and 2 * write_pending_pages(s) > reclaimable:
@@ -362,7 +364,6 @@ def alloc_pages_slowpath(s, cpu, gfp, order, migratetype):
     if pfn != NO_PAGE or (gfp & ___GFP_DIRECT_RECLAIM) == 0:
         return pfn
     no_progress_loops = 0
-    reclaimable = np.int64(-1)
     while True:
         pfn, progress = direct_reclaim_and_retry(s, cpu, gfp, order, migratetype, alloc_flags)
         if pfn != NO_PAGE:
@@ -375,11 +376,8 @@ def alloc_pages_slowpath(s, cpu, gfp, order, migratetype):
             # the workload's own allocations get one reclaim round: their retry loops would
             # only cost the simulation time (counted as sim_bg_alloc_fail)
             return pfn
-        if reclaimable < 0:
-            reclaimable = zone_reclaimable_pages(s)
-        reclaimable = max(reclaimable - progress, 0)
         retry, no_progress_loops = should_reclaim_retry(
-            s, order, alloc_flags, progress > 0, no_progress_loops, reclaimable
+            s, order, alloc_flags, progress > 0, no_progress_loops
         )
         if not retry:
             return pfn
@@ -410,9 +408,12 @@ def alloc_pages(s, cpu, gfp, order):
 
 @mm_jit_inline
 def free_pages_prepare(s, pfn, order):
-    """``free_pages_prepare``: clear the page flags and owner of every page of the block."""
+    """``free_pages_prepare``: clear the page flags (aging flags too) and owner of every page
+    of the block. A page still on an LRU list is the caller's bug, as the kernel's
+    ``bad_page`` on ``PG_lru``: the invariant checker finds the broken list."""
     for p in range(pfn, pfn + (np.int64(1) << order)):
         s.page[p].flags = 0
+        s.page[p].lru_flags = 0
         s.page[p].owner = -1
 
 

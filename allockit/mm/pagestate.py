@@ -8,7 +8,7 @@ passed is gone. ``PageWriteback`` and ``PageLocked`` clear the stale flag when t
 Pagevecs mirror ``lru_cache_add`` / ``__pagevec_lru_add`` / ``lru_add_drain_cpu`` of v5.9
 (mm/swap.c): a new LRU page first sits in its CPU's 15-entry pagevec, holding an extra
 reference and not yet PageLRU, so isolation skips it and migration fails on it, until the
-pagevec fills or a drain moves it to the LRU.
+pagevec fills or a drain moves it to the head of its LRU list (``lru.lru_add_page``).
 """
 
 import numpy as np
@@ -25,6 +25,7 @@ from .constants import (
     PG_writeback,
 )
 from .jit import mm_jit, mm_jit_inline
+from .lru import lru_add_page
 from .owners import OWNER_FREED
 from .state import PAGEVEC_SIZE, PAGEVEC_SLOTS, Z_ABLATE, Z_CLOCK, Z_NR_CPUS, Z_PAGEVEC
 from .vmstat import (
@@ -116,10 +117,9 @@ def lru_add_drain_cpu(s, cpu):
     for i in range(n):
         pfn = s.zone[base + 1 + i]
         if pfn >= 0:
-            f = s.page[pfn].flags & ~np.uint16(PG_pagevec)
-            if (f & PG_isolated) == 0:
-                f |= np.uint16(PG_lru)
-            s.page[pfn].flags = f
+            s.page[pfn].flags &= ~np.uint16(PG_pagevec)
+            if (s.page[pfn].flags & PG_isolated) == 0:
+                lru_add_page(s, pfn)
             moved += 1
     s.zone[base] = 0
     return moved
@@ -131,7 +131,7 @@ def lru_cache_add(s, cpu, pfn):
 
     With ``ABLATE_PAGEVEC`` the page goes to the LRU at once (a pagevec of one, drained)."""
     if s.zone[Z_ABLATE] & ABLATE_PAGEVEC:
-        s.page[pfn].flags |= np.uint16(PG_lru)
+        lru_add_page(s, pfn)
         return
     base = pagevec_base(s, cpu)
     n = s.zone[base]

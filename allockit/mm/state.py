@@ -5,9 +5,9 @@ machine as one argument and can still be cached on disk (a jitclass could not be
 is passed by value on every call, so it is kept small:
 
 * ``page``: one record per page frame (``struct page``): list links, owner, flags, buddy or
-  allocation order, pcppage migratetype, and the release times of transient states (I/O:
-  writeback or read lock; extra reference: pins, fork/exit walks); followed by one record per
-  list sentinel.
+  allocation order, pcppage migratetype, the release times of transient states (I/O:
+  writeback or read lock; extra reference: pins, fork/exit walks) and the page-aging flags;
+  followed by one record per list sentinel.
 * ``pb_mt``, ``pb_skip``: per pageblock, its migratetype and compaction's skip bit.
 * ``zone``: int64 scalars of ``struct zone`` and of the machine (clock, ...), then
   ``free_area[].nr_free``, the vmstat counters, the time breakdown, the cost constants, the
@@ -17,8 +17,10 @@ is passed by value on every call, so it is kept small:
 * ``obj_pfn``: for each background object (an allocation of the workload), its current pfn.
 
 Lists are the kernel's ``struct list_head`` rings: the link fields hold one slot per page
-frame followed by one sentinel slot per list (free lists, then pcp lists), so unlinking a page
-needs no knowledge of which list it is on, exactly as ``list_del()``.
+frame followed by one sentinel slot per list (free lists, then pcp lists, then the LRU lists),
+so unlinking a page needs no knowledge of which list it is on, exactly as ``list_del()``. As
+``page->lru`` in the kernel, one pair of links serves the buddy, pcp and LRU lists: a page is
+on at most one of them.
 
 Memory per simulated page: 28 bytes (``bytes_per_page``); the budget is 32.
 """
@@ -29,7 +31,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .constants import MAX_ORDER, MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_COSTS, NR_TIME_CATEGORIES
+from .constants import (
+    MAX_ORDER,
+    MIGRATE_PCPTYPES,
+    MIGRATE_TYPES,
+    NR_COSTS,
+    NR_LRU_LISTS,
+    NR_TIME_CATEGORIES,
+)
 from .vmstat import NR_VMSTAT_ITEMS, VMSTAT_BASE
 
 PAGE_DTYPE = np.dtype(
@@ -44,6 +53,7 @@ PAGE_DTYPE = np.dtype(
         ("t_ref", np.uint32),  # us: end of an extra reference (pin, fork/exit walk)
         ("mapcount", np.uint8),  # CPUs whose TLBs may cache a mapping of the page (0: unmapped)
         ("refkind", np.uint8),  # REF_* kind of the extra reference until t_ref
+        ("lru_flags", np.uint8),  # LRU_PG_active, LRU_PG_referenced (constants.py)
     ],
     align=True,
 )
@@ -90,8 +100,8 @@ Z_PAGEVEC = 25  # offset of the per-CPU pagevecs in this array
 Z_NR_OBJ = 26  # size of obj_pfn in use
 Z_SWAP = 27  # 1 if anonymous memory can be swapped (reclaim may take anon pages)
 Z_IN_BG = 28  # 1 while background events run (they cost the calling task no time)
-Z_RECLAIM_HAND = 29  # next pfn the reclaim scanner looks at (a clock hand over the LRU)
-Z_KSWAPD_ACTIVE = 30  # 0: kswapd sleeps; else awake, 1 + pfns swept without reclaiming
+Z_KSWAPD_PRIORITY = 29  # balance_pgdat's sc.priority while kswapd is awake
+Z_KSWAPD_ACTIVE = 30  # 0: kswapd sleeps; 1: awake
 Z_KSWAPD_LAST = 31  # clock of kswapd's last reclaim step
 # compaction state of struct zone (mm/compaction.c)
 Z_COMPACT_CACHED_MIGRATE = 32  # compact_cached_migrate_pfn[0] (async), [1] (sync) at 33
@@ -102,8 +112,12 @@ Z_COMPACT_ORDER_FAILED = 37
 Z_COMPACT_BLOCKSKIP_FLUSH = 38
 Z_RECLAIM_DRY_HEAD = 39  # a full reclaim sweep found nothing at this background event ...
 Z_RECLAIM_DRY_CLOCK = 40  # ... and this clock: the same sweep now would find nothing too
-Z_ABLATE = 41  # kernel mechanisms switched off for an ablation study (constants.ABLATE_*)
-NR_ZONE_FIELDS = 42
+Z_RECLAIM_DRY_COST = 41  # ... and what that sweep cost (ns)
+Z_KSWAPD_BOOST_RECLAIM = 42  # balance_pgdat's nr_boost_reclaim: boost pages still to reclaim
+Z_KSWAPD_RECLAIMED = 43  # pages kswapd reclaimed since balance_pgdat (re)started
+Z_KSWAPD_FAILURES = 44  # pgdat->kswapd_failures
+Z_ABLATE = 45  # kernel mechanisms switched off for an ablation study (constants.ABLATE_*)
+NR_ZONE_FIELDS = 46
 Z_NR_FREE = 48  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
 Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)
@@ -118,7 +132,7 @@ PAGEVEC_SLOTS = PAGEVEC_SIZE + 1  # count, then the pfns
 
 ZONE_BOOSTED_WATERMARK = 1
 
-# Sentinel slots: free_list[mt][order] then pcp[cpu][type].
+# Sentinel slots: free_list[mt][order], then pcp[cpu][type], then lruvec.lists[lru].
 NR_FREE_LISTS = MIGRATE_TYPES * MAX_ORDER
 
 
@@ -189,8 +203,8 @@ class MachineState(NamedTuple):
 
 
 def nr_lists(nr_cpus: int) -> int:
-    """Number of sentinel slots: every free list and every pcp list."""
-    return NR_FREE_LISTS + nr_cpus * MIGRATE_PCPTYPES
+    """Number of sentinel slots: every free list, every pcp list and the LRU lists."""
+    return NR_FREE_LISTS + nr_cpus * MIGRATE_PCPTYPES + NR_LRU_LISTS
 
 
 def allocate_state(

@@ -70,6 +70,15 @@ VMSTAT_NAMES = (
     "allocstall",
     "pgsteal_direct",
     "pgsteal_kswapd",
+    # the LRU lists (node stat items NR_LRU_BASE + lru, enum lru_list order) and their aging
+    "nr_inactive_anon",
+    "nr_active_anon",
+    "nr_inactive_file",
+    "nr_active_file",
+    "pgscan_kswapd",
+    "pgscan_direct",
+    "pgactivate",
+    "pgdeactivate",
 )
 
 VMSTAT_BASE = 59  # first counter's offset in MachineState.zone (state.py checks the layout)
@@ -126,5 +135,13 @@ COMPACT_DEFERRED = VMSTAT_BASE + 48
 ALLOCSTALL = VMSTAT_BASE + 49
 PGSTEAL_DIRECT = VMSTAT_BASE + 50
 PGSTEAL_KSWAPD = VMSTAT_BASE + 51
+NR_INACTIVE_ANON = VMSTAT_BASE + 52  # NR_LRU_BASE: the size of LRU list ``lru`` is at + lru
+NR_ACTIVE_ANON = VMSTAT_BASE + 53
+NR_INACTIVE_FILE = VMSTAT_BASE + 54
+NR_ACTIVE_FILE = VMSTAT_BASE + 55
+PGSCAN_KSWAPD = VMSTAT_BASE + 56
+PGSCAN_DIRECT = VMSTAT_BASE + 57
+PGACTIVATE = VMSTAT_BASE + 58
+PGDEACTIVATE = VMSTAT_BASE + 59
 
 NR_VMSTAT_ITEMS = len(VMSTAT_NAMES)
