@@ -7,7 +7,7 @@ import pytest
 
 from allockit.cli import main as cli
 from allockit.experiment.trial import TrialSpec, check_spec, run_trial, warm_machine
-from allockit.mm.background import EV_ALLOC, EV_DIRTY, EV_PIN
+from allockit.mm.background import EV_ALLOC, EV_DIRTY, EV_PIN, PK_KERNEL
 from allockit.mm.config import ConfigError
 from allockit.mm.constants import REF_JOURNAL
 from allockit.mm.introspect import free_mask
@@ -226,3 +226,24 @@ def test_cli_run_bad_counts(argv, match, capsys):
     assert cli(["run", "--strategy", "cma_single", *argv]) == 2
     err = capsys.readouterr().err
     assert match in err and len(err.strip().splitlines()) == 1
+
+
+def stack_allocations(kb, pages):
+    """Forks that allocated a stack: ``pages`` order-0 GFP_KERNEL pages at one instant."""
+    ev = kb.events
+    kern = ev[(ev["kind"] == EV_ALLOC) & (ev["pkind"] == PK_KERNEL)]
+    assert (kern["order"] == 0).all()  # no order-2 stacks
+    _, counts = np.unique(kern["time"], return_counts=True)
+    return int((counts == pages).sum())
+
+
+def test_kernel_stacks_are_order0_vmalloc_pages_reused_through_the_per_cpu_cache():
+    """CONFIG_VMAP_STACK: a stack is 4 order-0 unmovable pages; each CPU keeps two freed
+    stacks for its next forks, so after the first fork on each CPU a build's jobs (run back
+    to back) allocate no stack."""
+    p = load_kbuild_params(**WORK)
+    cached = generate_kbuild(p, 16384, 2, 20.0, np.random.default_rng(4))
+    assert 1 <= stack_allocations(cached, 4) <= 2
+    uncached = generate_kbuild(load_kbuild_params(**WORK, stack_cache_per_cpu=0), 16384, 2,
+                               20.0, np.random.default_rng(4))  # fmt: skip
+    assert stack_allocations(uncached, 4) > 20  # every fork allocates

@@ -6,7 +6,9 @@ LRU pagevecs, dirtying, writeback, read locks and pins through page states with 
 times. The model (docs/model.md#kbuild):
 
 * ``jobs`` compile jobs (``make -jN``) run back to back on CPU ``slot % nr_cpus``; a job
-  lives a lognormal time; at fork it gets a kernel stack (order 2) freed at exit;
+  lives a lognormal time; at fork it gets a kernel stack, at exit gives it back (see
+  ``_stacks``: with ``CONFIG_VMAP_STACK`` a stack is ``fork_stack_pages`` order-0 pages, and
+  each CPU caches ``stack_cache_per_cpu`` freed stacks for the next fork);
 * while it runs it first-touches anonymous memory (order-0 ``GFP_HIGHUSER_MOVABLE``, mapped
   by its CPU), all freed at exit; it allocates short-lived kernel pages (page tables, slab:
   unmovable and reclaimable); it reads source files into the page cache (new clean file
@@ -72,7 +74,8 @@ PARAM_NAMES = (
     "kernel_pages_per_s_per_job",
     "kernel_page_life_ms",
     "kernel_reclaimable_fraction",
-    "fork_stack_order",
+    "fork_stack_pages",
+    "stack_cache_per_cpu",
     "file_read_pages_per_job",
     "read_lock_us",
     "obj_write_pages_per_job",
@@ -215,6 +218,7 @@ def generate_kbuild(
 
     dirty_times: list[np.ndarray] = []
     dirty_objs: list[np.ndarray] = []
+    stacks: list[tuple[float, float, int]] = []
     mu = np.log(max(p["job_life_median_s"], 1e-6))
     for slot in range(jobs):
         cpu = slot % nr_cpus
@@ -224,7 +228,7 @@ def generate_kbuild(
             end = t + life
             active = end > history  # the job overlaps the simulated window
             if active:
-                _job_memory(b, p, rng, cpu, t, end, t_end)
+                _job_memory(b, p, rng, cpu, t, end, t_end, stacks)
             # the object file: written at the job's end, dirty until the flusher takes it
             if end < t_end:
                 n = int(rng.poisson(p["obj_write_pages_per_job"]))
@@ -235,6 +239,7 @@ def generate_kbuild(
                 dirty_times.append(np.full(n, end))
                 dirty_objs.append(objs)
             t = end + p["make_turnaround_s"]
+    _stacks(b, p, stacks, t_end)
     _metadata(b, p, rng, cache_objs, nr_cpus, t_end, dirty_times, dirty_objs)
     if dirty_objs:
         _flusher(b, p, np.concatenate(dirty_times), np.concatenate(dirty_objs), t_end)
@@ -248,22 +253,13 @@ def generate_kbuild(
     )
 
 
-def _job_memory(b: _Builder, p, rng, cpu: int, t0: float, t1: float, t_end: float) -> None:
-    """Anonymous memory, kernel pages, page-cache reads and pins of one job."""
+def _job_memory(
+    b: _Builder, p, rng, cpu: int, t0: float, t1: float, t_end: float, stacks: list
+) -> None:
+    """Anonymous memory, kernel pages, page-cache reads and pins of one job; its fork and
+    exit go to ``stacks`` (the stack cache needs them in time order: ``_stacks``)."""
     life = t1 - t0
-    # kernel stack at fork, freed at exit
-    stack = b.new_objects(1)
-    b.add(
-        int(t0 * NS),
-        stack,
-        EV_ALLOC,
-        cpu=cpu,
-        arg=GFP_KERNEL,
-        order=int(p["fork_stack_order"]),
-        pkind=PK_KERNEL,
-    )
-    if t1 < t_end:
-        b.add(int(t1 * NS) + 2, stack, EV_FREE, cpu=cpu)
+    stacks.append((t0, t1, cpu))
     # anonymous memory: first touches spread over the life, all freed at exit (zap)
     n = int(rng.poisson(p["anon_pages_per_s_per_job"] * life))
     anon = b.new_objects(n)
@@ -309,6 +305,35 @@ def _job_memory(b: _Builder, p, rng, cpu: int, t0: float, t1: float, t_end: floa
         )
 
 
+def _stacks(b: _Builder, p, jobs: list[tuple[float, float, int]], t_end: float) -> None:
+    """Kernel stacks as v5.9/v5.10 ``alloc_thread_stack_node`` / ``free_thread_stack`` with
+    ``CONFIG_VMAP_STACK`` (kernel/fork.c) give and take them: a fork first takes a stack from
+    its CPU's cache of ``stack_cache_per_cpu`` (``NR_CACHED_STACKS``), else vmallocs
+    ``fork_stack_pages`` order-0 pages (``THREADINFO_GFP``: GFP_KERNEL, unmovable); an exit
+    puts its stack in a free cache slot, else vfrees its pages. Fork and exit are taken on
+    the job's CPU; every cache starts empty."""
+    per = int(p["fork_stack_pages"])
+    slots = int(p["stack_cache_per_cpu"])
+    steps = sorted([(t0, 1, k, cpu) for k, (t0, _, cpu) in enumerate(jobs)]
+                   + [(t1, 0, k, cpu) for k, (_, t1, cpu) in enumerate(jobs) if t1 < t_end])
+    cache: dict[int, list[np.ndarray]] = {}
+    held: dict[int, np.ndarray] = {}
+    for t, is_fork, k, cpu in steps:  # exits sort before forks at the same time
+        mine = cache.setdefault(cpu, [])
+        if is_fork:
+            if mine:
+                held[k] = mine.pop()
+                continue
+            held[k] = objs = b.new_objects(per)
+            b.add(int(t * NS), objs, EV_ALLOC, cpu=cpu, arg=GFP_KERNEL, pkind=PK_KERNEL)
+        else:
+            objs = held.pop(k)
+            if len(mine) < slots:
+                mine.append(objs)
+            else:
+                b.add(int(t * NS) + 2, objs, EV_FREE, cpu=cpu)
+
+
 def _metadata(
     b: _Builder,
     p,
@@ -328,10 +353,11 @@ def _metadata(
     directory block, modified at once): a new page, allocated where new movable allocations
     go; those pages count against the read rate. The other journal events pick a metadata
     page alive at the time (the journaled share of movable and unmovable metadata taken to be
-    the same). A journaled page holds an extra reference (``REF_JOURNAL``) from the write
-    access until the flusher has written it back plus a wait for the next commit; it is dirty
-    from its commit on and goes through the flusher like any dirty page (the release time
-    ignores the page's place in the flusher's queue, milliseconds against tens of seconds).
+    the same). A journaled page holds an extra reference
+    (``REF_JOURNAL``) from the write access until the flusher has written it back plus a wait
+    for the next commit; it is dirty from its commit on and goes through the flusher like any
+    dirty page (the release time ignores the page's place in the flusher's queue, milliseconds
+    against tens of seconds).
     """
     jobs = p["jobs"]
     share = p["metadata_movable_fraction"]
@@ -372,6 +398,7 @@ def _metadata(
     hold_us = np.minimum((release - when) * 1e6, 2**31 - 1).astype(np.int64) + 1
     # after the allocation of a page born at the same nanosecond
     b.add((when * NS).astype(np.int64) + 4, objs, EV_PIN, arg=hold_us, order=REF_JOURNAL)
+
     b.add((commit * NS).astype(np.int64) + 4, objs, EV_DIRTY)
     dirty_times.append(commit)
     dirty_objs.append(objs)
