@@ -7,7 +7,7 @@ import pytest
 
 from allockit.cli import main as cli
 from allockit.experiment.trial import TrialSpec, check_spec, run_trial, warm_machine
-from allockit.mm.background import EV_ALLOC, EV_DIRTY, EV_PIN, PK_KERNEL
+from allockit.mm.background import EV_ACCESS, EV_ALLOC, EV_DIRTY, EV_PIN, PK_KERNEL
 from allockit.mm.config import ConfigError
 from allockit.mm.constants import REF_JOURNAL
 from allockit.mm.introspect import free_mask
@@ -247,3 +247,17 @@ def test_kernel_stacks_are_order0_vmalloc_pages_reused_through_the_per_cpu_cache
     uncached = generate_kbuild(load_kbuild_params(**WORK, stack_cache_per_cpu=0), 16384, 2,
                                20.0, np.random.default_rng(4))  # fmt: skip
     assert stack_allocations(uncached, 4) > 20  # every fork allocates
+
+
+def test_existing_journaled_blocks_are_looked_up_first():
+    """__getblk -> touch_buffer -> mark_page_accessed before the write access."""
+    p = load_kbuild_params(**WORK, metadata_journal_per_s_per_job=50.0)
+    ev = generate_kbuild(p, 16384, 2, 40.0, np.random.default_rng(3)).events
+    pins = ev[(ev["kind"] == EV_PIN) & (ev["order"] == REF_JOURNAL)]
+    looks = ev[ev["kind"] == EV_ACCESS]
+    allocs = ev[ev["kind"] == EV_ALLOC]
+    born = dict(zip(allocs["obj"].tolist(), allocs["time"].tolist(), strict=True))
+    existing = [(o, t) for o, t in zip(pins["obj"].tolist(), pins["time"].tolist(), strict=True)
+                if born[o] != t - 4]  # fmt: skip
+    assert sorted((o, t - 1) for o, t in existing) == sorted(
+        zip(looks["obj"].tolist(), looks["time"].tolist(), strict=True))

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..mm.background import (
+    EV_ACCESS,
     EV_ALLOC,
     EV_DIRTY,
     EV_FREE,
@@ -353,7 +354,8 @@ def _metadata(
     directory block, modified at once): a new page, allocated where new movable allocations
     go; those pages count against the read rate. The other journal events pick a metadata
     page alive at the time (the journaled share of movable and unmovable metadata taken to be
-    the same). A journaled page holds an extra reference
+    the same), looked up through the buffer cache first (``mark_page_accessed``: the second
+    lookup of a page activates it on the LRU). A journaled page holds an extra reference
     (``REF_JOURNAL``) from the write access until the flusher has written it back plus a wait
     for the next commit; it is dirty from its commit on and goes through the flusher like any
     dirty page (the release time ignores the page's place in the flusher's queue, milliseconds
@@ -398,7 +400,10 @@ def _metadata(
     hold_us = np.minimum((release - when) * 1e6, 2**31 - 1).astype(np.int64) + 1
     # after the allocation of a page born at the same nanosecond
     b.add((when * NS).astype(np.int64) + 4, objs, EV_PIN, arg=hold_us, order=REF_JOURNAL)
-
+    # an existing block is looked up first (__getblk -> touch_buffer -> mark_page_accessed):
+    # a block journaled twice is activated, as hot bitmaps are
+    old = ~created[has]
+    b.add((when[old] * NS).astype(np.int64) + 3, objs[old], EV_ACCESS)
     b.add((commit * NS).astype(np.int64) + 4, objs, EV_DIRTY)
     dirty_times.append(commit)
     dirty_objs.append(objs)
