@@ -20,6 +20,9 @@ from allockit.mm.constants import (
     GFP_ATOMIC,
     GFP_HIGHUSER_MOVABLE,
     GFP_KERNEL,
+    KERNEL_V5_9,
+    KERNEL_V5_10,
+    MAX_ORDER,
     MIGRATE_CMA,
     MIGRATE_HIGHATOMIC,
     MIGRATE_ISOLATE,
@@ -29,6 +32,7 @@ from allockit.mm.constants import (
 )
 from allockit.mm.introspect import free_list, pageblock_counts
 from allockit.mm.invariants import check_invariants
+from allockit.mm.isolation import set_migratetype_isolate, undo_isolate_page_range
 from allockit.mm.page_alloc import (
     alloc_pages,
     free_pages,
@@ -39,6 +43,7 @@ from allockit.mm.page_alloc import (
 )
 from allockit.mm.state import (
     Z_FLAGS,
+    Z_KERNEL,
     Z_NR_ISOLATE_PAGEBLOCK,
     Z_NR_RESERVED_HIGHATOMIC,
     Z_WATERMARK_BOOST,
@@ -269,3 +274,42 @@ def test_allocation_fails_cleanly_when_memory_is_exhausted(small, gfp):
     check_invariants(small)
     # below the MIN watermark nothing more is handed out to a normal request
     assert small.zone[NR_FREE_PAGES] <= small.zone[Z_WMARK] + small.zone[NR_FREE_CMA_PAGES]
+
+
+# --- v5.10: FPI_TO_TAIL -----------------------------------------------------------------
+@pytest.mark.parametrize(("kernel", "lower_first"), [("5.9", False), ("5.10", True)])
+def test_boot_memory_is_freed_to_the_tail_from_v5_10(kernel, lower_first):
+    """__free_pages_core: v5.9 queues each freed block at the head (the highest pfns come
+    out first), v5.10 at the tail (FPI_TO_TAIL: the lowest first)."""
+    s = build_machine(small_config(kernel=kernel), COSTS)
+    blocks = free_list(s, MIGRATE_MOVABLE, MAX_ORDER - 1)
+    assert len(blocks) >= 2
+    assert (blocks == sorted(blocks)) is lower_first
+    assert (blocks == sorted(blocks, reverse=True)) is not lower_first
+
+
+@pytest.mark.parametrize(("kernel", "order_after"), [(KERNEL_V5_9, [1024, 0]),
+                                                     (KERNEL_V5_10, [0, 1024])])
+def test_moved_free_pages_go_to_the_tail_from_v5_10(kernel, order_after):
+    """move_to_free_list: list_move (head) in v5.9, list_move_tail in v5.10."""
+    s = bare_state()
+    s.zone[Z_KERNEL] = kernel
+    free_one_page(s, 0, 9, MIGRATE_MOVABLE)
+    free_one_page(s, 1024, 9, MIGRATE_MOVABLE)
+    move_freepages_block(s, 0, MIGRATE_RECLAIMABLE)
+    move_freepages_block(s, 1024, MIGRATE_RECLAIMABLE)
+    assert free_list(s, MIGRATE_RECLAIMABLE, 9) == order_after
+
+
+@pytest.mark.parametrize(("kernel", "order_after"), [(KERNEL_V5_9, [0, 2048]),
+                                                     (KERNEL_V5_10, [2048, 0])])
+def test_putback_of_an_isolated_block_goes_to_the_tail_from_v5_10(kernel, order_after):
+    """__putback_isolated_page: FPI_TO_TAIL from v5.10."""
+    s = bare_state()
+    s.zone[Z_KERNEL] = kernel
+    free_one_page(s, 0, 9, MIGRATE_MOVABLE)
+    free_one_page(s, 2048, 9, MIGRATE_MOVABLE)
+    assert set_migratetype_isolate(s, 0, 0, MIGRATE_MOVABLE, False) == 0
+    undo_isolate_page_range(s, 0, 512, MIGRATE_MOVABLE)
+    assert free_list(s, MIGRATE_MOVABLE, 9) == order_after
+    check_invariants(s)

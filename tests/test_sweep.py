@@ -371,9 +371,11 @@ def test_a_key_given_twice_is_refused(tmp_path):
         load(p)
 
 
-def test_an_unquoted_kernel_version_says_so():
-    with pytest.raises(SpecError, match=r'machine.kernel: 6.1 is a number .*kernel: "6.1"'):
-        load(ROOT / "params" / "seed.yaml", {"machine.kernel": 6.1})
+@pytest.mark.parametrize(("number", "meant"), [(6.1, "6.1"), (5.1, "5.10")])
+def test_an_unquoted_kernel_version_says_so(number, meant):
+    want = rf'machine.kernel: {number} is a number .*kernel: "{meant}"'
+    with pytest.raises(SpecError, match=want):
+        load(ROOT / "params" / "seed.yaml", {"machine.kernel": number})
 
 
 def test_an_empty_or_truncated_trial_file_is_run_again(serial_run, tmp_path):

@@ -44,6 +44,7 @@ from typing import Any
 import yaml
 
 from ..mm.config import ConfigError
+from ..mm.constants import KERNEL_VERSIONS
 from ..params import cost_constants, kbuild_constants, load_yaml, yaml_problem
 from ..paths import PARAMS_DIR, ROOT
 from .trial import TrialSpec, check_spec
@@ -180,9 +181,10 @@ class SweepSpec:
                 ts = self.trial_spec(p)
                 kernel = ts.machine.get("kernel")
                 if isinstance(kernel, (int, float)) and not isinstance(kernel, bool):
+                    meant = [v for v in KERNEL_VERSIONS if float(v) == kernel] or [str(kernel)]
                     raise SpecError(f"machine.kernel: {kernel!r} is a number (YAML reads an "
-                                    f"unquoted 6.1 as one); allowed: a quoted version, e.g. "
-                                    f"kernel: \"{kernel}\"")
+                                    f"unquoted 5.10 as 5.1); allowed: a quoted version, e.g. "
+                                    f"kernel: \"{meant[0]}\"")
                 check_spec(ts)
             except ValueError as exc:
                 where = f" at point {p.label()}" if p.values else ""

@@ -20,8 +20,8 @@ from .experiments import EXPERIMENTS
 from .rows import lru_state
 from .spec import DATA_DIR
 
-# lab kernel series -> the simulator's kernel model ("5.9": next-20200813, the seed's tree)
-SIM_KERNEL = {"5.10": "5.9", "6.1": "6.1"}
+# lab kernel series -> the simulator's kernel model of the same series
+SIM_KERNEL = {"5.10": "5.10", "6.1": "6.1"}
 
 # What a disagreement on each strategy points to in the model.
 MECHANISMS = {

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .buddy import free_one_page, set_pageblock_migratetype
+from .buddy import fpi_to_tail, free_one_page, free_one_page_fpi, set_pageblock_migratetype
 from .config import MachineConfig
 from .constants import (
     MAX_ORDER,
@@ -54,8 +54,9 @@ from .state import (
 def free_pages_memory(s, start, end, migratetype):
     """``__free_pages_memory``: free [start, end) in aligned blocks of the largest fitting order.
 
-    Each block goes through ``__free_one_page`` (v5.9 ``__free_pages_core`` has no FPI_TO_TAIL:
-    blocks land at the list heads, so later, higher pfns are handed out first).
+    Each block goes through ``__free_one_page``: v5.9's ``__free_pages_core`` puts it at the
+    list head, so later, higher pfns are handed out first; v5.10's ``FPI_TO_TAIL`` at the
+    tail, so lower pfns are handed out first.
     """
     pfn = start
     while pfn < end:
@@ -64,7 +65,7 @@ def free_pages_memory(s, start, end, migratetype):
             order -= 1
         while pfn + (np.int64(1) << order) > end:
             order -= 1
-        free_one_page(s, pfn, order, migratetype)
+        free_one_page_fpi(s, pfn, order, migratetype, fpi_to_tail(s))
         pfn += np.int64(1) << order
     return end - start
 

@@ -12,6 +12,7 @@ from .constants import (
     ALLOC_CMA,
     ALLOC_KSWAPD,
     ALLOC_NOFRAGMENT,
+    KERNEL_V5_10,
     MAX_ORDER,
     MIGRATE_CMA,
     MIGRATE_HIGHATOMIC,
@@ -29,6 +30,7 @@ from .jit import mm_jit, mm_jit_inline
 from .lists import free_list_slot, list_add, list_add_tail, list_del, list_empty, list_first
 from .state import (
     Z_FLAGS,
+    Z_KERNEL,
     Z_MANAGED,
     Z_NR_FREE,
     Z_NR_ISOLATE_PAGEBLOCK,
@@ -129,10 +131,24 @@ def add_to_free_list_tail(s, pfn, order, migratetype):
 
 
 @mm_jit_inline
+def fpi_to_tail(s):
+    """v5.10 frees boot memory and isolated pages back to the tail of the free lists, and
+    moves pages between lists to the tail too (David Hildenbrand, "mm/page_alloc: place pages
+    to tail in __free_pages_core()", "... move pages to tail in move_to_free_list()",
+    "mm/page_isolation: ... __putback_isolated_page"): pages that were just freed or moved
+    are handed out last. v5.9 puts them at the head."""
+    return s.zone[Z_KERNEL] >= KERNEL_V5_10
+
+
+@mm_jit_inline
 def move_to_free_list(s, pfn, order, migratetype):
-    """``move_to_free_list``: ``list_move`` to the head of another type's list."""
+    """``move_to_free_list``: ``list_move`` to the head of another type's list (v5.10+:
+    ``list_move_tail``, to its tail)."""
     list_del(s, pfn)
-    list_add(s, pfn, free_list_slot(s, migratetype, order))
+    if fpi_to_tail(s):
+        list_add_tail(s, pfn, free_list_slot(s, migratetype, order))
+    else:
+        list_add(s, pfn, free_list_slot(s, migratetype, order))
 
 
 @mm_jit_inline
@@ -160,12 +176,20 @@ def buddy_merge_likely(s, pfn, buddy_pfn, order):
 
 @mm_jit
 def free_one_page(s, pfn, order, migratetype):
-    """``__free_one_page`` (v5.9): merge with free buddies and queue the result.
+    """``__free_one_page(..., FPI_NONE)``."""
+    free_one_page_fpi(s, pfn, order, migratetype, False)
+
+
+@mm_jit
+def free_one_page_fpi(s, pfn, order, migratetype, to_tail):
+    """``__free_one_page`` (v5.9/v5.10): merge with free buddies and queue the result.
 
     Merging is unconditional up to pageblock order; above it, while the zone has isolated
     pageblocks, a merge between an ISOLATE and a non-ISOLATE pageblock is refused (so that an
-    isolated range's free pages never escape onto a normal list). Shuffling and page
-    reporting are off (kernel defaults). Caller holds zone->lock.
+    isolated range's free pages never escape onto a normal list). The block goes to the
+    list's tail with ``to_tail`` (v5.10 ``FPI_TO_TAIL``) or when ``buddy_merge_likely``, else
+    to its head. Shuffling and page reporting are off (kernel defaults). Caller holds
+    zone->lock.
     """
     if migratetype != MIGRATE_ISOLATE:
         mod_zone_freepage_state(s, np.int64(1) << order, migratetype)
@@ -195,7 +219,7 @@ def free_one_page(s, pfn, order, migratetype):
                 break
         max_order = order + 1
     set_buddy_order(s, pfn, order)
-    if buddy_merge_likely(s, pfn, buddy_pfn, order):
+    if to_tail or buddy_merge_likely(s, pfn, buddy_pfn, order):
         add_to_free_list_tail(s, pfn, order, migratetype)
     else:
         add_to_free_list(s, pfn, order, migratetype)

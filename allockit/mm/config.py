@@ -52,7 +52,7 @@ class MachineConfig(BaseModel):
     cma_order_per_bit: int = 0
     nr_cpus: int = 4  # estimate: the seed does not say
     pageblock_order: Literal[9, 10] = 9  # 9 with CONFIG_HUGETLB_PAGE, 10 without
-    kernel: Literal["5.9", "6.1"] = "5.9"
+    kernel: Literal["5.9", "5.10", "6.1"] = "5.9"
     # Boot-reserved memory besides the memmap (kernel image, initrd, page tables, ...).
     kernel_reserved: int = 8192  # 32 MiB: estimate
     # The memmap (struct page array) takes 64 bytes per page, reserved at boot.

@@ -30,11 +30,13 @@ MIGRATE_TYPES = 6
 # Kernel-model versions as 100 * major + minor (the value of the state's ``Z_KERNEL``), and
 # the releases that changed a step the model follows.
 KERNEL_V5_9 = 509  # next-20200813, the seed's kernel
+KERNEL_V5_10 = 510  # FPI_TO_TAIL: freed boot memory and isolated pages, moved pages to the tail
 KERNEL_V5_11 = 511  # alloc_contig_range drains the pcp lists once per call, not per pageblock
 KERNEL_V5_13 = 513  # __alloc_contig_migrate_range stops at the first -ENOMEM of migrate_pages
 KERNEL_V5_19 = 519  # alloc_contig_range isolates pageblock-aligned ranges, not MAX_ORDER ones
 KERNEL_V6_1 = 601
-KERNEL_VERSIONS = {"5.9": KERNEL_V5_9, "6.1": KERNEL_V6_1}  # the models ``machine.kernel`` names
+# the models ``machine.kernel`` names
+KERNEL_VERSIONS = {"5.9": KERNEL_V5_9, "5.10": KERNEL_V5_10, "6.1": KERNEL_V6_1}
 
 MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate")
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from .buddy import (
     del_page_from_free_list,
-    free_one_page,
+    fpi_to_tail,
+    free_one_page_fpi,
     get_pageblock_migratetype,
     mod_zone_freepage_state,
     move_freepages_block,
@@ -137,7 +138,7 @@ def unset_migratetype_isolate(s, pfn, migratetype):
         mod_zone_freepage_state(s, nr_pages, migratetype)
     set_pageblock_migratetype(s, start, migratetype)
     if isolated_page:
-        free_one_page(s, start, order, migratetype)  # __putback_isolated_page
+        free_one_page_fpi(s, start, order, migratetype, fpi_to_tail(s))  # __putback_isolated_page
     s.zone[Z_NR_ISOLATE_PAGEBLOCK] -= 1
 
 
