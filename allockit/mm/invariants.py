@@ -213,15 +213,23 @@ def _check_pcp(s):
         if n != s.zone[Z_PCP_COUNT + cpu]:
             return 16, -1, cpu, s.zone[Z_PCP_COUNT + cpu]
         on_pcp += n
+    return _flagged_but_unlisted(s, PG_pcp, on_pcp, 18)
+
+
+@mm_njit
+def _flagged_but_unlisted(s, flag, listed, code):
+    """``code`` if fewer pages are on the lists (``listed``) than carry ``flag``, naming an
+    unlinked one; else 0."""
+    nr_pages = s.zone[Z_NR_PAGES]
     flagged = 0
     for pfn in range(nr_pages):
-        if s.page[pfn].flags & PG_pcp:
+        if s.page[pfn].flags & flag:
             flagged += 1
-    if flagged != on_pcp:
+    if flagged != listed:
         for pfn in range(nr_pages):
-            if (s.page[pfn].flags & PG_pcp) and s.page[pfn].next == pfn:
-                return 18, pfn, 0, 0
-        return 18, -1, 0, 0
+            if (s.page[pfn].flags & flag) and s.page[pfn].next == pfn:
+                return code, pfn, 0, 0
+        return code, -1, 0, 0
     return 0, -1, 0, 0
 
 
@@ -281,16 +289,7 @@ def _check_lru(s):
         if n != s.zone[NR_INACTIVE_ANON + lru]:
             return 27, -1, lru, s.zone[NR_INACTIVE_ANON + lru]
         on_lru += n
-    flagged = 0
-    for pfn in range(nr_pages):
-        if s.page[pfn].flags & PG_lru:
-            flagged += 1
-    if flagged != on_lru:
-        for pfn in range(nr_pages):
-            if (s.page[pfn].flags & PG_lru) and s.page[pfn].next == pfn:
-                return 28, pfn, 0, 0
-        return 28, -1, 0, 0
-    return 0, -1, 0, 0
+    return _flagged_but_unlisted(s, PG_lru, on_lru, 28)
 
 
 @mm_njit
