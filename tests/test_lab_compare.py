@@ -80,7 +80,7 @@ def test_sim_spec_mirrors_the_lab_machine():
         ),  # fmt: skip
     )
     spec = compare.sim_spec(lab, "5.10")
-    assert spec.machine == dict(ram="1536M", cma_size="500M", nr_cpus=2, kernel="5.9")
+    assert spec.machine == dict(ram="1536M", cma_size="500M", nr_cpus=2, kernel="5.10")
     assert spec.workload == {"jobs": 2} and spec.nr_elem == 4800 and spec.order == 4
     assert spec.strategies == {
         "cma_single": EXPERIMENTS["cma_single"].sim,
@@ -122,8 +122,10 @@ def test_recorded_data_is_the_seed_setup_with_ten_trials():
         counts = rows.groupby("strategy")["trial"].nunique()
         assert (counts >= 10).all(), (kernel, counts.to_dict())
         assert rows["workload"].str.startswith("kbuild").all()
-        # every loaded trial has the guest's memory state before it
+        # every loaded trial has the guest's memory state before it, its LRU lists included
         assert rows["meminfo_CmaFree_kb"].notna().all()
+        lru = rows["warm_active_file_pages"] + rows["warm_inactive_file_pages"]
+        assert (abs(lru - rows["warm_file_pages"]) <= 1).all()
         assert (rows["slowdown_fault"] > 1).all()  # TCG: the guest is slower than the host
 
 
