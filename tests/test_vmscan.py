@@ -58,7 +58,7 @@ def relink(s, pfns):
 
 
 def reclaimed_pfns(s, before):
-    """The pages that were on the LRU in ``before`` and no longer hold their object."""
+    """The pages that were on the LRU in ``before`` and are no longer on it (reclaimed)."""
     return [p for p in before if not s.flags[p] & PG_lru]
 
 

@@ -74,10 +74,9 @@ def lru_del_page(s, pfn):
     """Take a page off its LRU list and clear ``PG_lru`` (``__isolate_lru_page`` /
     ``__page_cache_release``); nothing for a page that is not on one."""
     if (s.page[pfn].flags & PG_lru) == 0:
-        return False
+        return
     del_page_from_lru_list(s, pfn, page_lru(s, pfn))
     s.page[pfn].flags &= ~np.uint16(PG_lru)
-    return True
 
 
 @mm_jit
