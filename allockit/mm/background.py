@@ -6,7 +6,8 @@ operation due by time ``t`` through the simulated kernel: allocations and frees 
 ``alloc_pages`` / ``__free_pages`` on the event's CPU, LRU pages through that CPU's pagevec,
 and state changes (dirty, writeback, read lock, pin, mapping) set the page's flags and
 release times. An object follows its page: migration moves it, reclaim drops it (later
-operations on a dropped or never-allocated object are counted and skipped).
+operations on a dropped or never-allocated object are counted and skipped). A read
+(``EV_READ``) is the page cache's lookup: it finds the object's page, or reads it in again.
 
 Background work runs on the other CPUs and costs the calling task no time; kswapd's reclaim
 (vmscan.py) runs alongside, up to each event's time.
@@ -15,6 +16,7 @@ Background work runs on the other CPUs and costs the calling task no time; kswap
 import numpy as np
 
 from .constants import (
+    GFP_HIGHUSER_MOVABLE,
     NO_PAGE,
     PG_anon,
     PG_dirty,
@@ -35,6 +37,7 @@ from .pagestate import lru_add_drain_cpu, lru_cache_add, pagevec_forget
 from .state import Z_CLOCK, Z_EV_HEAD, Z_EV_TAIL, Z_IN_BG, Z_NR_OBJ
 from .vmscan import kswapd_run
 from .vmstat import SIM_BG_ALLOC_FAIL, SIM_BG_EVENTS, SIM_BG_SKIPPED
+from .workingset import is_shadow, workingset_refault
 
 # Event kinds
 EV_ALLOC = 1  # obj := alloc_pages(gfp=arg, order) on cpu; pkind says what the page is
@@ -46,8 +49,10 @@ EV_LOCK = 6  # lock_page for read I/O for arg us
 EV_MAP = 7  # mapped by processes on arg CPUs (0: unmapped)
 EV_LRU_DRAIN = 8  # lru_add_drain on cpu (e.g. the CPU's task scheduled away)
 EV_ACCESS = 9  # mark_page_accessed: the page was read (a file read, a buffer-head lookup)
+EV_READ = 10  # read the file page obj on cpu: a page-cache hit, or a miss read for arg us
 EVENT_NAMES = (
-    "none", "alloc", "free", "dirty", "writeback", "pin", "lock", "map", "lru_drain", "access"
+    "none", "alloc", "free", "dirty", "writeback", "pin", "lock", "map", "lru_drain", "access",
+    "read",
 )
 
 # Page kinds of EV_ALLOC
@@ -106,6 +111,33 @@ def release_page(s, cpu, pfn, order):
 
 
 @mm_jit
+def page_cache_read(s, cpu, obj, entry, read_us, pkind):
+    """A read of one page of a file (v5.9/v5.10 ``generic_file_buffered_read``).
+
+    A hit (``find_get_page``) is ``mark_page_accessed``. A miss allocates a page
+    (``page_cache_alloc``: the mapping's ``GFP_HIGHUSER_MOVABLE``) and inserts it
+    (``add_to_page_cache_lru``): locked, a refault of a shadow entry judged by
+    ``workingset_refault`` (so it may start active), into the CPU's pagevec; the page stays
+    locked while the read I/O of ``read_us`` runs, and the read marks it accessed.
+    """
+    if entry >= 0:
+        mark_page_accessed(s, entry)
+        return
+    new = alloc_pages(s, cpu, np.int64(GFP_HIGHUSER_MOVABLE), np.int64(0))
+    if new == NO_PAGE:
+        s.zone[SIM_BG_ALLOC_FAIL] += 1
+        return
+    s.obj_pfn[obj] = new
+    s.page[new].owner = obj
+    if is_shadow(entry):
+        workingset_refault(s, new, entry)
+    set_page_kind(s, cpu, new, np.int64(0), pkind)
+    s.page[new].flags |= np.uint16(PG_locked)
+    s.page[new].t_io = s.zone[Z_CLOCK] // 1000 + read_us
+    mark_page_accessed(s, new)
+
+
+@mm_jit
 def apply_event(s, i):
     """Apply event ``i`` of the queue at the current clock."""
     ev = s.events[i]
@@ -117,6 +149,9 @@ def apply_event(s, i):
         return
     pfn = np.int64(s.obj_pfn[obj])
     now_us = s.zone[Z_CLOCK] // 1000
+    if kind == EV_READ:
+        page_cache_read(s, cpu, obj, pfn, np.int64(ev.arg), np.int64(ev.pkind))
+        return
     if kind == EV_ALLOC:
         order = np.int64(ev.order)
         new = alloc_pages(s, cpu, np.int64(ev.arg), order)
@@ -128,7 +163,9 @@ def apply_event(s, i):
             s.page[p].owner = obj
         set_page_kind(s, cpu, new, order, np.int64(ev.pkind))
         return
-    if pfn == NO_PAGE:
+    if pfn < 0:
+        if kind == EV_FREE:
+            s.obj_pfn[obj] = NO_PAGE  # a deleted file's shadow entries go with it
         s.zone[SIM_BG_SKIPPED] += 1  # reclaimed, or its allocation failed
         return
     if kind == EV_FREE:

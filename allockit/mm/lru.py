@@ -22,6 +22,7 @@ from .constants import (
 from .jit import mm_jit, mm_jit_inline
 from .lists import list_add, list_del, lru_list_slot
 from .vmstat import NR_INACTIVE_ANON, PGACTIVATE
+from .workingset import workingset_age_nonresident
 
 
 @mm_jit_inline
@@ -99,7 +100,8 @@ def mark_page_accessed(s, pfn):
     """``mark_page_accessed`` (v5.9 mm/swap.c): the first access sets ``PG_referenced``; the
     second activates an inactive page (on the LRU: ``activate_page``; still in a pagevec:
     ``__lru_cache_activate_page`` sets ``PG_active`` so the drain adds it to the active
-    list) and clears ``PG_referenced``."""
+    list), clears ``PG_referenced`` and ages the non-resident pages
+    (``workingset_activation``)."""
     f = s.page[pfn].lru_flags
     if (f & LRU_PG_referenced) == 0:
         s.page[pfn].lru_flags = f | np.uint8(LRU_PG_referenced)
@@ -111,6 +113,7 @@ def mark_page_accessed(s, pfn):
     else:
         s.page[pfn].lru_flags |= np.uint8(LRU_PG_active)
     s.page[pfn].lru_flags &= ~np.uint8(LRU_PG_referenced)
+    workingset_age_nonresident(s, 1)
 
 
 @mm_jit

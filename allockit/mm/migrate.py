@@ -73,6 +73,7 @@ from .vmstat import (
     SIM_RECLAIM_CLEAN,
     SIM_WRITEBACK_WAIT,
 )
+from .workingset import evict_from_mapping
 
 MIGRATEPAGE_SUCCESS = 0
 
@@ -235,9 +236,7 @@ def try_to_drop_clean_page(s, cpu, pfn):
         cost += s.zone[Z_COST + C_UNMAP_PAGE]
         cost += s.zone[Z_COST + C_TLB_FLUSH_PER_CPU] * np.int64(s.page[pfn].mapcount)
     advance(s, cost, T_DROP_CLEAN)
-    owner = np.int64(s.page[pfn].owner)
-    if owner >= 0 and owner < s.obj_pfn.shape[0] and s.obj_pfn[owner] == pfn:
-        s.obj_pfn[owner] = NO_PAGE  # the object's page cache is gone
+    evict_from_mapping(s, pfn)  # __remove_mapping: the page cache entry is gone
     s.page[pfn].owner = OWNER_NONE
     s.page[pfn].mapcount = 0
     s.page[pfn].flags &= ~np.uint16(PG_isolated)

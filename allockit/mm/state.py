@@ -14,7 +14,8 @@ is passed by value on every call, so it is kept small:
   per-CPU pcp counts and the per-CPU LRU pagevecs (offsets below; vmstat.py's are absolute).
 * ``cma_bitmap``: one byte per bit of ``cma->bitmap``.
 * ``events``: the time-ordered queue of what the rest of the machine does (background.py).
-* ``obj_pfn``: for each background object (an allocation of the workload), its current pfn.
+* ``obj_pfn``: for each background object (an allocation of the workload), its current pfn;
+  for a page-cache object whose page reclaim evicted, its shadow entry (workingset.py).
 
 Lists are the kernel's ``struct list_head`` rings: the link fields hold one slot per page
 frame followed by one sentinel slot per list (free lists, then pcp lists, then the LRU lists),
@@ -117,7 +118,9 @@ Z_KSWAPD_BOOST_RECLAIM = 42  # balance_pgdat's nr_boost_reclaim: boost pages sti
 Z_KSWAPD_RECLAIMED = 43  # pages kswapd reclaimed since balance_pgdat (re)started
 Z_KSWAPD_FAILURES = 44  # pgdat->kswapd_failures
 Z_ABLATE = 45  # kernel mechanisms switched off for an ablation study (constants.ABLATE_*)
-NR_ZONE_FIELDS = 46
+Z_NONRESIDENT_AGE = 46  # lruvec->nonresident_age (workingset.py)
+Z_REFAULTS_FILE = 47  # lruvec->refaults[1]: WORKINGSET_ACTIVATE_FILE at the last snapshot
+NR_ZONE_FIELDS = 48
 Z_NR_FREE = 48  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
 Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)
@@ -149,7 +152,7 @@ class MachineState(NamedTuple):
     zone: np.ndarray  # int64[Z_PCP_COUNT + nr_cpus * (1 + PAGEVEC_SLOTS)]
     cma_bitmap: np.ndarray  # uint8[bits]: one byte per bit of cma->bitmap
     events: np.ndarray  # EVENT_DTYPE[capacity]: background operations, time-ordered
-    obj_pfn: np.ndarray  # int32[objects]: current pfn of each background object, -1 if none
+    obj_pfn: np.ndarray  # int32[objects]: each object's pfn; -1 none; below: a shadow entry
 
     @property
     def nr_pages(self) -> int:

@@ -32,8 +32,11 @@ The steps, each named after the function it mirrors:
   kswapd runs on its own CPU with its own clock: it works while its clock is behind the
   machine's, each pass advancing it by the pass's cost.
 
-Not modelled (docs/model.md#not-yet-modelled): workingset refault detection (a refault makes
-``may_deactivate`` true in the kernel), ``SCAN_FRACT`` balancing of anon against file by
+Evicted page-cache pages leave shadow entries (``workingset.py``); a refault the workingset
+activates makes ``shrink_node`` age the active file list (``may_deactivate``) on the next
+reclaim, as a low inactive list does.
+
+Not modelled (docs/model.md#not-yet-modelled): ``SCAN_FRACT`` balancing of anon against file by
 swappiness and cost (with swap both are scanned equally), the unevictable list, writeback of
 dirty pages by kswapd (``pageout``) and slab shrinkers.
 
@@ -84,6 +87,7 @@ from .state import (
     Z_RECLAIM_DRY_CLOCK,
     Z_RECLAIM_DRY_COST,
     Z_RECLAIM_DRY_HEAD,
+    Z_REFAULTS_FILE,
     Z_SWAP,
     Z_WATERMARK_BOOST,
     Z_WMARK,
@@ -98,7 +102,9 @@ from .vmstat import (
     PGSCAN_KSWAPD,
     PGSTEAL_DIRECT,
     PGSTEAL_KSWAPD,
+    WORKINGSET_ACTIVATE_FILE,
 )
+from .workingset import evict_from_mapping, workingset_age_nonresident
 
 SWAP_CLUSTER_MAX = 32  # include/linux/swap.h
 DEF_PRIORITY = 12  # include/linux/mmzone.h
@@ -165,13 +171,19 @@ def shrink_page(s, pfn):
     return PAGE_RECLAIMED
 
 
+@mm_jit_inline
+def snapshot_refaults(s):
+    """``snapshot_refaults``: remember ``WORKINGSET_ACTIVATE_FILE`` at the end of a reclaim
+    (the next one ages the active file list if it moved meanwhile)."""
+    s.zone[Z_REFAULTS_FILE] = s.zone[WORKINGSET_ACTIVATE_FILE]
+
+
 @mm_jit
 def reclaim_page(s, cpu, pfn):
-    """Free a page ``shrink_page_list`` reclaimed: its object loses it (the page cache entry
-    or the swapped-out anonymous page is gone), the page is freed."""
-    owner = np.int64(s.page[pfn].owner)
-    if owner >= 0 and owner < s.obj_pfn.shape[0] and s.obj_pfn[owner] == pfn:
-        s.obj_pfn[owner] = -1
+    """Free a page ``shrink_page_list`` reclaimed: its object loses it (``__remove_mapping``:
+    a page-cache page leaves its shadow entry, a swapped-out anonymous page nothing), the
+    page is freed."""
+    evict_from_mapping(s, pfn)
     s.page[pfn].owner = OWNER_NONE
     s.page[pfn].mapcount = 0
     s.page[pfn].flags = 0
@@ -198,6 +210,7 @@ def shrink_inactive_list(s, cpu, lru, nr_to_scan):
             s.page[pfn].lru_flags |= np.uint8(LRU_PG_active)
             add_page_to_lru_list(s, pfn, lru + LRU_ACTIVE)  # move_pages_to_lru
             s.zone[PGACTIVATE] += 1
+            workingset_age_nonresident(s, 1)
         else:
             add_page_to_lru_list(s, pfn, lru)
     return reclaimed, scanned
@@ -282,7 +295,9 @@ def shrink_node(s, cpu, priority, nr_to_reclaim, is_kswapd, force_deactivate):
         may_deactivate = 0
         if inactive_is_low(s, LRU_INACTIVE_ANON):
             may_deactivate |= DEACTIVATE_ANON
-        if inactive_is_low(s, LRU_INACTIVE_FILE):
+        # refaults activated since the last snapshot: the file workingset is thrashing
+        refaults = s.zone[WORKINGSET_ACTIVATE_FILE]
+        if refaults != s.zone[Z_REFAULTS_FILE] or inactive_is_low(s, LRU_INACTIVE_FILE):
             may_deactivate |= DEACTIVATE_FILE
     cache_trim_mode = (lru_size(s, LRU_INACTIVE_FILE) >> priority) > 0 and (
         may_deactivate & DEACTIVATE_FILE
@@ -318,6 +333,7 @@ def do_try_to_free_pages(s, cpu, max_scan):
             skipped = skipped or sk
             if reclaimed >= SWAP_CLUSTER_MAX or scanned >= max_scan:
                 break
+        snapshot_refaults(s)
         if reclaimed > 0 or not skipped or force or scanned >= max_scan:
             return reclaimed, scanned
         force = True  # "Untapped cgroup reserves? ... deactivate": retry with aging forced
@@ -400,6 +416,7 @@ def balance_pgdat_end(s, loop_ended):
     if loop_ended and s.zone[Z_KSWAPD_RECLAIMED] == 0:
         s.zone[Z_KSWAPD_FAILURES] += 1
     s.zone[Z_WATERMARK_BOOST] = 0
+    snapshot_refaults(s)
     if pgdat_balanced(s) or s.zone[Z_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES:
         s.zone[Z_KSWAPD_ACTIVE] = 0
     else:

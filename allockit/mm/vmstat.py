@@ -79,6 +79,9 @@ VMSTAT_NAMES = (
     "pgscan_direct",
     "pgactivate",
     "pgdeactivate",
+    # refault detection (mm/workingset.c, node stat items)
+    "workingset_refault_file",
+    "workingset_activate_file",
 )
 
 VMSTAT_BASE = 59  # first counter's offset in MachineState.zone (state.py checks the layout)
@@ -143,5 +146,7 @@ PGSCAN_KSWAPD = VMSTAT_BASE + 56
 PGSCAN_DIRECT = VMSTAT_BASE + 57
 PGACTIVATE = VMSTAT_BASE + 58
 PGDEACTIVATE = VMSTAT_BASE + 59
+WORKINGSET_REFAULT_FILE = VMSTAT_BASE + 60
+WORKINGSET_ACTIVATE_FILE = VMSTAT_BASE + 61
 
 NR_VMSTAT_ITEMS = len(VMSTAT_NAMES)
