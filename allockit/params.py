@@ -23,6 +23,7 @@ from .paths import PARAMS_DIR
 
 COSTS_FILE = PARAMS_DIR / "costs.yaml"
 KBUILD_FILE = PARAMS_DIR / "workload-kbuild.yaml"
+LAB_WORKLOAD_FILE = PARAMS_DIR / "workload-lab.yaml"
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -107,6 +108,14 @@ def kbuild_constants(path: str | Path | None = None) -> dict[str, dict[str, Any]
     from .workload.kbuild import PARAM_NAMES
 
     return read_sourced(path or KBUILD_FILE, PARAM_NAMES, "workload parameter")
+
+
+def lab_workload_constants(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """What the lab's guest adds to the build, as build parameters (``params/workload-lab.yaml``):
+    name -> {value, source}."""
+    from .workload.kbuild import LAB_PARAM_NAMES
+
+    return read_sourced(path or LAB_WORKLOAD_FILE, LAB_PARAM_NAMES, "lab workload parameter")
 
 
 def estimated_workload(path: str | Path | None = None) -> list[str]:

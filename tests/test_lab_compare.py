@@ -81,7 +81,8 @@ def test_sim_spec_mirrors_the_lab_machine():
     )
     spec = compare.sim_spec(lab, "5.10")
     assert spec.machine == dict(ram="1536M", cma_size="500M", nr_cpus=2, kernel="5.10")
-    assert spec.workload == {"jobs": 2} and spec.nr_elem == 4800 and spec.order == 4
+    assert spec.workload == dict(compare.lab_loops(), jobs=2, pagecache_fill=0.0)
+    assert spec.nr_elem == 4800 and spec.order == 4
     assert spec.strategies == {
         "cma_single": EXPERIMENTS["cma_single"].sim,
         "cma_chunked_o9": EXPERIMENTS["cma_chunked_o9"].sim,
@@ -92,10 +93,11 @@ def test_sim_spec_mirrors_the_lab_machine():
         compare.sim_spec(lab, "4.19")
     with pytest.raises(ValueError, match="no rows"):
         compare.sim_spec(lab, "6.1")
-    # the guest's page-cache level carries over when the rows have meminfo
+    # on request, the guest's page-cache level instead of its loops
     with_mem = lab.assign(meminfo_Cached_kb=[1_200_000, 1_100_000], meminfo_MemTotal_kb=1_500_000)
-    assert compare.sim_spec(with_mem, "5.10").workload == {"jobs": 2, "pagecache_fill": 0.767}
-    assert compare.sim_spec(with_mem, "5.10", match_cache=False).workload == {"jobs": 2}
+    fill = compare.sim_spec(with_mem, "5.10", page_cache="fill").workload
+    assert fill == {"jobs": 2, "pagecache_fill": 0.767}
+    assert compare.sim_spec(with_mem, "5.10", page_cache="build").workload == {"jobs": 2}
     mixed = pd.concat([lab, lab.assign(cma_size="256M")])
     with pytest.raises(ValueError, match="cma_size"):
         compare.sim_spec(mixed, "5.10")

@@ -29,6 +29,7 @@ SMALL = {
     "11-robustness": {"overrides": {"machine.ram": "256M", "machine.cma_size": "64M",
                                     "machine.kernel_reserved": 0, "horizon_s": 2.0,
                                     "trials": 2, "nr_elem": 64}},
+    "09-simulation-vs-kernel": {"sim_trials": 1, "horizon_s": 2.0, "sensitivity_trials": 0},
     "10-workload-fit": {"trace": str(ROOT / "tests/fixtures/ftrace/kbuild-head.txt"),
                         "seconds": 2.0},
     **{nb.stem: {"overrides": sweepnb.small_overrides(nb)} for nb in sweepnb.SWEEP_NOTEBOOKS},

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,13 @@ from ..mm.state import EVENT_DTYPE, Z_ABLATE, Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, M
 from ..mm.vmstat import VMSTAT_NAMES
 from ..params import load_costs
 from ..strategies import STRATEGIES, Request, StrategyResult, check, get
-from ..workload.kbuild import generate_kbuild, load_kbuild_params
+from ..workload.kbuild import (
+    REREAD_LOOPS,
+    generate_kbuild,
+    load_kbuild_params,
+    paced,
+    start_when,
+)
 from ..workload.replay import check_replay, replay_workload
 from . import ablation
 
@@ -94,6 +100,7 @@ def warm_machine(spec: TrialSpec, seed_seq: np.random.SeedSequence):
     s.zone[Z_EV_TAIL] = len(kb.events)
     s.zone[Z_BUSY_CPUS] = kb.busy_cpus
     run_background(s, kb.t_start)
+    kb = replace(kb, t_start=start_when(s, kb))
     s.zone[Z_CLOCK] = kb.t_start
     s.time_ns[:] = 0
     return cfg, s, kb
@@ -123,9 +130,14 @@ def check_fits_in_memory(spec: TrialSpec, ram_pages: int, wl: dict[str, float]) 
     over the simulated time)."""
     phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     state = 2 * 32 * ram_pages
+    wl = paced(wl)
     seconds = wl["dirty_expire_s"] + wl["flusher_interval_s"] + wl["warmup_s"] + spec.horizon_s
+    if wl["start_cma_free_pct"] > 0:
+        seconds += wl["start_wait_s"]
     per_job = wl["anon_pages_per_s_per_job"] + wl["kernel_pages_per_s_per_job"]
-    events = 2 * wl["jobs"] * per_job * seconds * EVENT_DTYPE.itemsize
+    reads = sum(wl[rate] for _, rate in REREAD_LOOPS)  # one event a page read
+    events = 2 * wl["jobs"] * per_job * seconds + reads * (seconds + wl["reread_lead_s"])
+    events *= EVENT_DTYPE.itemsize
     need = state + events
     if need > 0.8 * phys:
         gib = 1 << 30

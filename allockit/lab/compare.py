@@ -10,6 +10,7 @@ model it points to (:data:`MECHANISMS`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -87,16 +88,56 @@ def guest_page_cache_fill(rows: pd.DataFrame) -> float | None:
     return None if np.isnan(fill) else float(min(fill, 0.95))
 
 
-def sim_spec(lab: pd.DataFrame, kernel: str, horizon_s: float = 12.0, match_cache: bool = True):
+# how the simulated guest's page cache comes about (sim_spec's ``page_cache``)
+PAGE_CACHE_MODES = {
+    "loops": "the guest's workload: its re-read loops and its wait before each experiment "
+    "(params/workload-lab.yaml) beside the build at the guest's measured pace "
+    "(guest_build_slowdown), from an empty page cache",
+    "fill": "the build starts with the guest's measured page-cache level "
+    "(workload.pagecache_fill = median Cached / MemTotal), read in at time 0",
+    "build": "the synthetic build alone, with its own pagecache_fill estimate",
+}
+
+
+def lab_loops() -> dict[str, float]:
+    """The lab guest's re-read loops as build parameters (``params/workload-lab.yaml``)."""
+    from ..params import lab_workload_constants
+
+    return {k: v["value"] for k, v in lab_workload_constants().items()}
+
+
+def guest_build_slowdown(rows: pd.DataFrame) -> float | None:
+    """How many times slower the guest's build ran than the captured one: per boot, the
+    guest's time per compiled object and job slot (``jobs`` x uptime / ``workload_objs``, the
+    objects of its current ``make`` round at the end) over the simulated build's mean time per
+    job (:func:`allockit.workload.kbuild.mean_job_life_s`); the median over boots, at least 1.
+    None when the rows do not say (runs recorded before the guest counted objects)."""
+    from ..workload.kbuild import load_kbuild_params, mean_job_life_s
+
+    if not {"workload_objs", "guest_uptime_s", "run_id"} <= set(rows.columns):
+        return None
+    runs = rows.groupby("run_id").agg(
+        objs=("workload_objs", "max"), up=("guest_uptime_s", "max"), jobs=("jobs", "first")
+    )
+    runs = runs[runs["objs"] > 0]
+    if runs.empty:
+        return None
+    per_object = (runs["jobs"] * runs["up"] / runs["objs"]).median()
+    return max(float(per_object / mean_job_life_s(load_kbuild_params())), 1.0)
+
+
+def sim_spec(lab: pd.DataFrame, kernel: str, horizon_s: float = 12.0, page_cache: str = "loops"):
     """The simulator's TrialSpec for the lab rows of one kernel: the same RAM, CMA size, CPUs,
-    compile jobs (0 when the lab was idle), request and strategies. With ``match_cache`` the
-    simulated build starts with the guest's page-cache level (``workload.pagecache_fill``
-    from :func:`guest_page_cache_fill`): the lab fills the page cache with re-read loops and
-    waits until CMA is nearly full, a state the synthetic build alone does not reach."""
+    compile jobs (0 when the lab was idle), request and strategies, and the guest's page cache
+    as ``page_cache`` says (:data:`PAGE_CACHE_MODES`). By default the guest's re-read loops run
+    in the simulation too, from an empty cache, so the page cache the strategies meet is the
+    one the loops, the build and reclaim make of it, not a level taken from the guest."""
     from ..experiment.trial import TrialSpec
 
     if kernel not in SIM_KERNEL:
         raise ValueError(f"kernel: {kernel!r}; allowed: {', '.join(SIM_KERNEL)}")
+    if page_cache not in PAGE_CACHE_MODES:
+        raise ValueError(f"page_cache: {page_cache!r}; allowed: {', '.join(PAGE_CACHE_MODES)}")
     rows = lab[lab["kernel"] == kernel]
     if rows.empty:
         raise ValueError(f"lab data: no rows for kernel {kernel!r}")
@@ -104,9 +145,14 @@ def sim_spec(lab: pd.DataFrame, kernel: str, horizon_s: float = 12.0, match_cach
     for col in ("ram", "cma_size", "cpus", "jobs", "order", "nr_elem", "workload"):
         if rows[col].nunique() != 1:
             raise ValueError(f"lab data for {kernel}: several values of {col}; compare one setup")
-    jobs = 0 if first["workload"] == "idle" else int(first["jobs"])
-    workload: dict = {"jobs": jobs}
-    fill = guest_page_cache_fill(rows) if match_cache else None
+    idle = first["workload"] == "idle"
+    workload: dict = {"jobs": 0 if idle else int(first["jobs"])}
+    if not idle and page_cache == "loops":
+        workload.update(lab_loops(), pagecache_fill=0.0)
+        slowdown = guest_build_slowdown(rows)
+        if slowdown is not None:
+            workload["build_slowdown"] = round(slowdown, 1)
+    fill = guest_page_cache_fill(rows) if page_cache == "fill" else None
     if fill is not None:
         workload["pagecache_fill"] = round(fill, 3)
     strategies = {s: dict(EXPERIMENTS[s].sim) for s in rows["strategy"].unique()}
@@ -335,6 +381,57 @@ STATE_COLUMNS = {
     "warm_writeback_pages": "pages under writeback",
 }
 STATE_FACTOR = 2.0  # medians differing by more than this factor (either way) disagree
+STATE_CLOSE = 0.25  # the warm machine's free memory, free CMA and page cache: this close
+CLOSE_COLUMNS = ("warm_free_pages", "warm_free_cma_pages", "warm_file_pages")
+
+
+def warm_states(spec, trials: int, seed: int) -> pd.DataFrame:
+    """The machine each of ``trials`` simulated trials starts its strategies from (the
+    ``warm_*`` columns of a trial row), without running any strategy."""
+    from ..experiment.trial import trial_seed, warm_machine
+    from ..mm.introspect import machine_summary
+
+    rows = []
+    for t in range(trials):
+        cfg, s, _ = warm_machine(spec, trial_seed(seed, t, trials))
+        summary = machine_summary(s, cfg.cma_base_pfn, cfg.cma_size)
+        rows.append({f"warm_{k}": v for k, v in summary.items()})
+    return pd.DataFrame(rows)
+
+
+def close_states(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    """The guest's free memory, free CMA and page cache before the experiments against the
+    simulation's: medians, the relative difference, and whether it is within STATE_CLOSE."""
+    table = state_table(lab, sim).loc[[c for c in CLOSE_COLUMNS if c in sim.columns]]
+    diff = table["simulation_MiB"] / table["kernel_MiB"] - 1
+    return table.assign(difference=diff.round(3), close=diff.abs() <= STATE_CLOSE)
+
+
+def loop_sensitivity(lab: pd.DataFrame, kernel: str, trials: int = 3, seed: int = 20200814,
+                     factors: tuple[float, ...] = (0.5, 2.0)) -> pd.DataFrame:
+    """How the simulated guest's warm machine moves when each estimate of
+    ``params/workload-lab.yaml`` is scaled by each factor (the others at their values): one row
+    per estimate and factor (and one for the values as they are) with the median warm state in
+    MiB and whether free memory, free CMA and page cache stay within STATE_CLOSE of the guest's."""
+    from ..params import is_estimate, lab_workload_constants
+
+    base = sim_spec(lab, kernel)
+    rows = lab[lab["kernel"] == kernel]
+    variants = [("(as recorded)", 1.0)] + [
+        (name, f) for name, entry in lab_workload_constants().items() if is_estimate(entry)
+        for f in factors
+    ]
+    out = []
+    for name, f in variants:
+        workload = dict(base.workload)
+        if name in workload:
+            workload[name] = workload[name] * f
+        spec = replace(base, workload=workload, strategies={})
+        close = close_states(rows, warm_states(spec, trials, seed))
+        out.append({"estimate": name, "factor": f,
+                    **{f"{c}_MiB": v for c, v in close["simulation_MiB"].items()},
+                    "all_close": bool(close["close"].all())})  # fmt: skip
+    return pd.DataFrame(out)
 
 
 def state_table(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:

@@ -26,13 +26,25 @@ times. The model (docs/model.md#kbuild):
   ``buffer_migrate_page_norefs`` refuses to migrate the page (-EAGAIN on every pass), so an
   ``alloc_contig_range`` over it fails with -EBUSY and ``cma_alloc`` slides.
 
+Beside the build, the lab's guest re-reads file sets forever (``lab/guest/init``): one loop
+``cat``s the source tree and the toolchain, another one big filler file. Each loop is a set
+of file pages read in order at a rate, wrapping around (``_reread_loops``); every read goes
+through the page cache (``EV_READ``: a hit is an access, a miss reads the page in), so which
+pages stay cached, which get activated and what reclaim evicts follows from the reads. The
+seed's build has no such loop (its set sizes are 0).
+
 The build is taken to have been running already: object files written during the
 ``dirty_expire_s + flusher_interval_s`` before the warm-up (the *history*) are generated too,
 so the trial starts with the dirty and writeback population a long build has. The page cache
 of the source tree (``pagecache_fill`` of RAM) is read at time 0.
 
-Timeline: 0 = start of the history; the strategy starts at ``history + warmup_s``
-(``Kbuild.t_start``); events are generated up to ``t_start + horizon_s``.
+Timeline: 0 = start of the history (the loops start ``reread_lead_s`` earlier, and the
+times are shifted so that they start at 0); the strategy starts at ``history + warmup_s``
+(``Kbuild.t_start``); events are generated up to ``t_start + horizon_s``. With a start
+condition (``start_cma_free_pct`` > 0, the lab's ``wait_low``) the strategy starts at the
+first once-a-second check from ``t_start`` on that finds free CMA at most that share of the
+area, at the latest ``start_wait_s`` later (``start_when``), and the events go that much
+further.
 """
 
 from __future__ import annotations
@@ -50,11 +62,13 @@ from ..mm.background import (
     EV_FREE,
     EV_LOCK,
     EV_PIN,
+    EV_READ,
     EV_WRITEBACK,
     PK_ANON,
     PK_FILE,
     PK_KERNEL,
     PK_SLAB,
+    run_background,
 )
 from ..mm.config import ConfigError
 from ..mm.constants import (
@@ -64,7 +78,8 @@ from ..mm.constants import (
     REF_GUP,
     REF_JOURNAL,
 )
-from ..mm.state import EVENT_DTYPE
+from ..mm.state import EVENT_DTYPE, Z_CMA_COUNT
+from ..mm.vmstat import NR_FREE_CMA_PAGES
 from ..params import kbuild_constants
 
 PARAM_NAMES = (
@@ -98,7 +113,26 @@ PARAM_NAMES = (
     "read_window_fraction",
     "pin_sigma",
     "pagecache_read_ns_per_page",
+    "reread_tree_pages",
+    "reread_tree_pages_per_s",
+    "reread_filler_pages",
+    "reread_filler_pages_per_s",
+    "reread_lead_s",
+    "start_cma_free_pct",
+    "start_wait_s",
+    "build_slowdown",
+    "metadata_hot_fraction",
 )
+# the re-read loops: (set size, read rate) parameter pairs, one loop each (lab/guest/init)
+REREAD_LOOPS = (
+    ("reread_tree_pages", "reread_tree_pages_per_s"),
+    ("reread_filler_pages", "reread_filler_pages_per_s"),
+)
+# what the lab's guest adds to the build (params/workload-lab.yaml): the loops, and its wait
+# before each experiment until the CMA area is nearly full (wait_low in lab/guest/init)
+LAB_PARAM_NAMES = (*(name for pair in REREAD_LOOPS for name in pair), "reread_lead_s",
+                   "start_cma_free_pct", "start_wait_s")  # fmt: skip
+START_POLL_S = 1.0  # wait_low polls /proc/meminfo once a second (sleep 1)
 # The build's mechanisms an ablation study can switch off: event kind (and reference kind)
 # they add, and what they model. Switching one off drops its events after generation, so the
 # random stream of everything else stays the same.
@@ -126,9 +160,17 @@ def load_kbuild_params(path: str | Path | None = None, **overrides: Any) -> dict
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ConfigError(f"workload.{name}: {value!r}; allowed: a number >= 0")
+    if params["build_slowdown"] < 1:
+        raise ConfigError(
+            f"workload.build_slowdown: {params['build_slowdown']}; allowed: a number >= 1"
+        )
     for name in PARAM_NAMES:
         if name.endswith("_fraction") and params[name] > 1:
             raise ConfigError(f"workload.{name}: {params[name]}; allowed: 0 <= x <= 1")
+    if params["start_cma_free_pct"] > 100:
+        raise ConfigError(
+            f"workload.start_cma_free_pct: {params['start_cma_free_pct']}; allowed: 0 <= x <= 100"
+        )
     if params["pagecache_fill"] >= 1:
         raise ConfigError(
             f"workload.pagecache_fill: {params['pagecache_fill']}; allowed: 0 <= x < 1"
@@ -143,19 +185,22 @@ class Kbuild:
 
     events: np.ndarray
     nr_objects: int
-    t_start: int  # ns: when the strategy starts
+    t_start: int  # ns: when the strategy starts (the earliest, with a start condition)
     t_end: int  # ns: end of the generated horizon
     busy_cpus: int
     jobs: int  # compile jobs (make -jN)
     unmapped: dict[str, int] = field(default_factory=dict)  # replay: events it could not map
+    start_cma_free_pct: float = 0.0  # start once free CMA is at most this % of the area ...
+    start_wait_ns: int = 0  # ... or this long after t_start (0: start at t_start)
 
 
 class _Builder:
     """Collects events as column chunks, then sorts once (stable by time, then sequence)."""
 
-    def __init__(self) -> None:
+    def __init__(self, origin_ns: int = 0) -> None:
         self.cols: list[tuple[np.ndarray, ...]] = []
         self.next_obj = 0
+        self.origin_ns = origin_ns  # added to every time: where the generator's 0 lies
 
     def new_objects(self, n: int) -> np.ndarray:
         ids = np.arange(self.next_obj, self.next_obj + n, dtype=np.int64)
@@ -179,7 +224,7 @@ class _Builder:
         times = np.concatenate([c[0] for c in self.cols])
         order = np.argsort(times, kind="stable")
         ev = np.zeros(len(order), dtype=EVENT_DTYPE)  # zeros: the padding bytes are fixed too
-        ev["time"] = times[order]
+        ev["time"] = times[order] + self.origin_ns
         for i, name in enumerate(("obj", "arg", "kind", "cpu", "order", "pkind"), start=1):
             col = np.concatenate([np.asarray(c[i], dtype=EVENT_DTYPE[name]) for c in self.cols])
             ev[name] = col[order]
@@ -201,13 +246,15 @@ def generate_kbuild(
     if unknown:
         raise ConfigError(f"ablate: {unknown[0]!r} is not a mechanism of the build; allowed: "
                           + ", ".join(MECHANISMS))
-    p = dict(params)
+    p = paced(params)
     if "journal_created" in ablate:
         p["metadata_journal_new_fraction"] = 0.0
-    b = _Builder()
+    lead = p["reread_lead_s"] if any(p[n] for n, _ in REREAD_LOOPS) else 0.0
+    b = _Builder(origin_ns=int(lead * NS))
     history = p["dirty_expire_s"] + p["flusher_interval_s"]
     t_start = history + p["warmup_s"]
-    t_end = t_start + horizon_s
+    wait_s = p["start_wait_s"] if p["start_cma_free_pct"] > 0 else 0.0
+    t_end = t_start + wait_s + horizon_s
     jobs = int(p["jobs"])
 
     # the source tree's page cache, read before everything else
@@ -241,17 +288,80 @@ def generate_kbuild(
                 dirty_objs.append(objs)
             t = end + p["make_turnaround_s"]
     _stacks(b, p, stacks, t_end)
+    _reread_loops(b, p, nr_cpus, lead, t_end)
     _metadata(b, p, rng, cache_objs, nr_cpus, t_end, dirty_times, dirty_objs)
     if dirty_objs:
         _flusher(b, p, np.concatenate(dirty_times), np.concatenate(dirty_objs), t_end)
     return Kbuild(
         events=_without(b.build(), ablate),
         nr_objects=b.next_obj,
-        t_start=int(t_start * NS),
-        t_end=int(t_end * NS),
+        t_start=int((lead + t_start) * NS),
+        t_end=int((lead + t_end) * NS),
         busy_cpus=min(jobs, nr_cpus),
         jobs=jobs,
+        start_cma_free_pct=float(p["start_cma_free_pct"]) if wait_s else 0.0,
+        start_wait_ns=int(wait_s * NS),
     )
+
+
+# the build's CPU-bound times, and its rates per second of a job (build_slowdown scales them)
+PACED_TIMES = ("job_life_median_s", "kernel_page_life_ms", "make_turnaround_s", "pin_us_median")
+PACED_RATES = (
+    "anon_pages_per_s_per_job",
+    "kernel_pages_per_s_per_job",
+    "gup_pins_per_s_per_job",
+)
+# ext4 metadata rates: only their share that is not the hot core is paced (see paced)
+PACED_METADATA_RATES = ("metadata_reads_per_s_per_job", "metadata_journal_per_s_per_job")
+
+
+def paced(params: dict[str, float]) -> dict[str, float]:
+    """The build's parameters at its pace: with ``build_slowdown`` k, every job lives k times
+    longer and does per second 1/k of what the captured build did, so a job touches the same
+    memory, reads and writes the same files and holds the same pins, stretched over its life.
+    The I/O side (storage, flusher, journal commits, read latencies) keeps its times: a slower
+    CPU (a TCG guest) does not slow the disk. The ext4 metadata rates are paced but for their
+    ``metadata_hot_fraction``: the capture counts distinct blocks dirtied per writeback cycle
+    (``writeback_dirty_folio`` fires on the clean to dirty step), and its hot core, bitmaps,
+    group descriptors and directory blocks, is dirtied again every cycle however slowly the
+    build creates files; the rest follows the files created."""
+    p = dict(params)
+    k = p["build_slowdown"]
+    if k == 1:
+        return p  # the captured pace, bit for bit
+    for name in PACED_TIMES:
+        p[name] = p[name] * k
+    for name in PACED_RATES:
+        p[name] = p[name] / k
+    hot = p["metadata_hot_fraction"]
+    for name in PACED_METADATA_RATES:
+        p[name] = p[name] * (hot + (1 - hot) / k)
+    return p
+
+
+def mean_job_life_s(params: dict[str, float]) -> float:
+    """A job slot's mean time per job at the captured pace: the lognormal life's mean plus
+    make's turnaround."""
+    mean = params["job_life_median_s"] * float(np.exp(params["job_life_sigma"] ** 2 / 2))
+    return mean + params["make_turnaround_s"]
+
+
+def start_when(s, kb: Kbuild) -> int:
+    """When the strategy starts on machine ``s``, run up to ``kb.t_start``: at once, or with
+    a start condition as the lab's ``wait_low`` waits before each experiment: check free CMA
+    against ``start_cma_free_pct`` of the area, and while it is above, let the machine run one
+    more poll interval, up to ``start_wait_ns``. Runs the background up to the time returned."""
+    if kb.start_cma_free_pct <= 0:
+        return kb.t_start
+    cma = int(s.zone[Z_CMA_COUNT])
+    step = int(START_POLL_S * NS)
+    t = kb.t_start
+    while s.zone[NR_FREE_CMA_PAGES] * 100 > kb.start_cma_free_pct * cma and (
+        t + step <= kb.t_start + kb.start_wait_ns
+    ):
+        t += step
+        run_background(s, t)
+    return t
 
 
 def _job_memory(
@@ -304,6 +414,23 @@ def _job_memory(
         b.add(
             (when * NS).astype(np.int64) + 3, anon[which], EV_PIN, cpu=cpu, arg=dur, order=REF_GUP
         )
+
+
+def _reread_loops(b: _Builder, p, nr_cpus: int, lead: float, t_end: float) -> None:
+    """The re-read loops (``while :; do cat FILES; done``), from ``lead`` seconds before the
+    build's time 0 to the end: loop k reads its ``pages`` file pages one after another at
+    ``rate`` pages/s, on CPU ``k % nr_cpus``; a read that misses is in flight ``read_lock_us``.
+    Each page is read once per pass (``generic_file_buffered_read`` marks a page accessed
+    once per sequential read of it)."""
+    for k, (size_name, rate_name) in enumerate(REREAD_LOOPS):
+        pages, rate = int(p[size_name]), float(p[rate_name])
+        if pages == 0 or rate == 0:
+            continue
+        objs = b.new_objects(pages)
+        i = np.arange(int((lead + t_end) * rate))
+        when = (i * (NS / rate)).astype(np.int64) - int(lead * NS)
+        b.add(when, objs[i % pages], EV_READ, cpu=k % nr_cpus,
+              arg=int(p["read_lock_us"]), pkind=PK_FILE)  # fmt: skip
 
 
 def _stacks(b: _Builder, p, jobs: list[tuple[float, float, int]], t_end: float) -> None:
