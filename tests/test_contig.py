@@ -410,3 +410,37 @@ def test_costs_file_with_a_key_twice_is_refused(tmp_path):
                    "migrate_page_ns: {value: 2, source: x}\n")
     with pytest.raises(ConfigError, match=r"key 'migrate_page_ns' appears twice .*\(line 2"):
         load_costs(bad)
+
+
+def test_cma_alloc_bulk_places_chunks_with_the_callers_alignment():
+    """As posted: first fit with ``cma_bitmap_aligned_mask(cma, align)``, the chunk heap's page
+    order, not the chunk's: with the area's first 16 pages taken, the first 2 MiB chunk starts
+    right after them, straddling two pageblocks."""
+    from allockit.mm.cma import cma_alloc_bulk
+
+    s = populated()
+    assert api.cma_alloc(s, 16, align=4).pfn == CMA_BASE
+    out = np.zeros(32, dtype=np.int64)
+    got, ret = cma_alloc_bulk(s, 1, 4, 4, 32, True, out)
+    assert ret == 0 and got == 32
+    assert out[0] == CMA_BASE + 16 and out[-1] == CMA_BASE + 16 + 31 * 16
+    check_invariants(s)
+
+
+def test_chunk_heap_retries_until_the_last_call_in_normal_mode():
+    """The posted v2 chunk heap: up to ``calls`` calls while -EBUSY, each from the area's
+    start; one call when nothing blocks."""
+    from allockit.strategies import Request, get
+
+    s = populated()
+    free = get("cma_alloc_bulk")(copy_state(s), Request(order=4, nr_elem=64, params={"calls": 5}))
+    assert free.got == 64 and free.calls == 2  # two 2 MiB chunks, one call
+    pin(s, cma_pages_in_use(s, CMA_BASE, CMA_BASE + 512, "anon")[0], 10**9)
+    one = get("cma_alloc_bulk")(copy_state(s), Request(order=4, nr_elem=64))
+    five = get("cma_alloc_bulk")(copy_state(s), Request(order=4, nr_elem=64,
+                                                        params={"calls": 5}))  # fmt: skip
+    assert one.got == five.got == 32  # the pinned chunk never comes free
+    # the first call tries both chunks; each later one searches from the start again and
+    # tries the pinned chunk, the only place left
+    assert one.calls == 2 and five.calls == 2 + 4
+    assert one.ret == five.ret == -EBUSY

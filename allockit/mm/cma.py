@@ -142,12 +142,15 @@ def cma_release(s, cpu, pfn, count):
 
 
 @mm_jit
-def cma_alloc_bulk(s, cpu, order, nr_requests, fast, out):
-    """``cma_alloc_bulk`` (Minchan Kim, v1 17 Nov / v2 1 Dec 2020, never merged).
+def cma_alloc_bulk(s, cpu, align, order, nr_requests, fast, out):
+    """``cma_alloc_bulk`` (Minchan Kim, v1 17 Nov / v2 1 Dec 2020, never merged), as posted
+    (v1 ``20201117181935.3613581-2-minchan@kernel.org``, v2
+    ``20201201175144.3996569-3-minchan@kernel.org``).
 
     One ``lru_add_drain_all`` + ``drain_all_pages`` up front; then chunks of
-    2^max(order, pageblock_order) pages, first fit from ``start`` with that alignment; each
-    chunk is one ``alloc_contig_range`` (in ``fast`` mode: no pcp drain, one migrate_pages
+    2^max(order, pageblock_order) pages, first fit from ``start`` with the caller's alignment
+    (``cma_bitmap_aligned_mask(cma, align)``: the posted chunk heap passes its page order);
+    each chunk is one ``alloc_contig_range`` (in ``fast`` mode: no pcp drain, one migrate_pages
     round, no post-migration LRU drain; migration stays MIGRATE_SYNC); on -EBUSY the search
     moves past the failed chunk (not one alignment step), other errors stop; a successful
     chunk is cut into order-``order`` pages written to ``out`` (first pfns).
@@ -160,8 +163,8 @@ def cma_alloc_bulk(s, cpu, order, nr_requests, fast, out):
     chunk_order = max(order, pageblock_order(s))
     chunk = np.int64(1) << chunk_order
     per_chunk = chunk >> order
-    mask = cma_bitmap_aligned_mask(s, chunk_order)
-    offset = cma_bitmap_aligned_offset(s, chunk_order)
+    mask = cma_bitmap_aligned_mask(s, align)
+    offset = cma_bitmap_aligned_offset(s, align)
     maxno = cma_bitmap_maxno(s)
     flags = ACR_SKIP_PCP_DRAIN | ACR_ONE_TRY | ACR_SKIP_LRU_DRAIN if fast else 0
     got = 0
