@@ -68,3 +68,27 @@ def test_a_crashed_guest_writes_its_console_but_no_parquet(prep, tmp_path):
     console, parquet = runner.store(SPEC, tmp_path / "o", meta["run_id"], crashed, rows,
                                     bool(parsed.crash))  # fmt: skip
     assert console.exists() and parquet is None
+
+
+PROTOCOL = ("warm_pct", "warm_timeout_s", "gap_s", "refill_timeout_s", "write_mbps", "hold_ms")
+
+
+def test_defaults_are_the_recorded_runs_protocol():
+    """A new run with the defaults waits, gaps and refills as every recorded run did."""
+    from allockit.lab.spec import DATA_DIR
+
+    d = LabSpec()
+    files = sorted(DATA_DIR.glob("*.parquet"))
+    assert files
+    for f in files:
+        spec = pd.read_parquet(f).attrs["spec"]
+        assert {k: int(spec[k]) for k in PROTOCOL} == {k: getattr(d, k) for k in PROTOCOL}, f
+
+
+def test_lab_run_help_shows_the_defaults(capsys):
+    from allockit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["lab", "run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: 40)" in out and "(default: 1536M)" in out and "(default: 5.10)" in out

@@ -111,9 +111,9 @@ def lab_like(**over):
     return TrialSpec(machine=SMALL, workload=dict(WORK, **loops, **over), horizon_s=1.0)
 
 
-def test_the_loops_fill_the_cache_and_their_refaults_activate_the_filler():
+def test_the_loops_fill_the_cache_and_the_filler_ends_up_active():
     """From an empty cache: the filler (6,000 pages, re-read fast) fits and its second pass
-    hits, the tree (12,000 pages) does not fit; the filler ends up on the active list."""
+    hits, the tree (12,000 pages) does not fit and comes back after eviction (refaults)."""
     _, s, kb = warm_machine(lab_like(), np.random.SeedSequence(1))
     assert s.zone[WORKINGSET_REFAULT_FILE] > 0  # the tree's pages came back after eviction
     assert s.zone[NR_ACTIVE_FILE] > 3000

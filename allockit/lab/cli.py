@@ -56,7 +56,8 @@ def register(subparsers) -> None:
     d = LabSpec()
     lab = subparsers.add_parser("lab", help="the same experiments on a real kernel under QEMU")
     lsub = lab.add_subparsers(dest="lab_command", required=True)
-    r = lsub.add_parser("run", help="boot a CMA kernel, run the experiments, write Parquet")
+    r = lsub.add_parser("run", help="boot a CMA kernel, run the experiments, write Parquet",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     r.add_argument("--kernel", default=d.kernel, help=f"one of {', '.join(KERNELS)}")
     r.add_argument("--ram", default=d.ram, help="guest RAM, whole MiB (1536M)")
     r.add_argument("--cma-size", default=d.cma_size, help="cma= on the guest command line")

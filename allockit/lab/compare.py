@@ -99,6 +99,24 @@ PAGE_CACHE_MODES = {
 }
 
 
+# what makes two lab runs the same experiment (sim_spec compares one setup at a time)
+SETUP_COLUMNS = ("kernel", "ram", "cma_size", "cpus", "jobs", "order", "nr_elem", "workload")
+
+
+def setup_label(rows: pd.DataFrame) -> str:
+    """The setup of lab rows in words: kernel, machine, workload and request."""
+    r = rows.iloc[0]
+    work = "idle" if r["workload"] == "idle" else f"{r['workload']}, -j{int(r['jobs'])}"
+    return (f"{r['kernel']}: {r['ram']} RAM, {r['cma_size']} CMA, {int(r['cpus'])} CPUs, "
+            f"{work}, {int(r['nr_elem']):,} order-{int(r['order'])} pages")  # fmt: skip
+
+
+def setups(lab: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The lab rows by setup (:data:`SETUP_COLUMNS`), each under its :func:`setup_label`: a
+    run at a new setup beside the recorded ones is compared on its own."""
+    return {setup_label(rows): rows for _, rows in lab.groupby(list(SETUP_COLUMNS), sort=True)}
+
+
 def lab_loops() -> dict[str, float]:
     """The lab guest's re-read loops as build parameters (``params/workload-lab.yaml``)."""
     from ..params import lab_workload_constants

@@ -50,10 +50,11 @@ class LabSpec:
     experiments: list[str] = field(default_factory=lambda: list(EXPERIMENTS))
     workload: str = "kbuild"
     seed: int = 20200814
+    # the protocol of the recorded runs in data/lab (each file's attrs["spec"])
     warm_pct: int = 10  # warm/refilled when CmaFree <= warm_pct % of CmaTotal
-    warm_timeout_s: int = 900
-    gap_s: int = 8
-    refill_timeout_s: int = 120
+    warm_timeout_s: int = 300
+    gap_s: int = 3
+    refill_timeout_s: int = 40
     churn_mb: int = 128
     hold_ms: int = 3000
     write_mbps: int = 64  # throttle on the virtio disk: pages stay in writeback for real times
