@@ -45,7 +45,7 @@ def _check_out_and_workers(args: argparse.Namespace) -> None:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .experiment.spec import load, parse_overrides
-    from .experiment.sweep import dry_run, run_sweep, sweep_command
+    from .experiment.sweep import dry_run, run_sweep, sweep_command, sweep_dir
 
     overrides = parse_overrides(args.set)
     _check_out_and_workers(args)
@@ -53,8 +53,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(dry_run(spec, args.out, args.workers), end="")
         return 0
-    run = run_sweep(spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                    progress=not args.quiet, command=sweep_command(args.spec, overrides))
+    try:
+        run = run_sweep(spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                        progress=not args.quiet, command=sweep_command(args.spec, overrides))
+    except KeyboardInterrupt:  # Ctrl-C: every finished trial is on disk already
+        d = sweep_dir(spec, args.out)
+        kept = len(list((d / "trials").glob("*.parquet")))
+        print(f"\nallockit sweep: interrupted; {kept} of {len(spec.points()) * spec.trials} "
+              f"trials kept in {d}; the same command resumes", file=sys.stderr)
+        return 130
     print(f"{run.dir}: {run.total} trials ({run.ran} run now in {run.wall_s:.1f} s, "
           f"{run.rate:.2f} trials/s; worker start-up ~{run.startup_s:.1f} s)")
     return 0

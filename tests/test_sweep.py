@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -527,3 +528,80 @@ def test_killing_the_coordinator_leaves_no_workers(tmp_path):
         for w in alive:
             os.kill(w, signal.SIGKILL)
     assert not alive, f"workers {alive} outlived the coordinator"
+
+
+def test_a_pool_reports_each_trial_when_it_is_done(tmp_path, monkeypatch):
+    """The process pool hands the coordinator each trial as its worker finishes it (so the
+    progress line moves per trial and an interrupted group keeps its finished trials), not
+    the whole group at its end. Workers are forked, so they run the stand-in below: a group of
+    three trials, one a second."""
+    from allockit.experiment import sweep
+
+    def slow_trials(tasks):
+        for task in tasks:
+            time.sleep(1.0)
+            yield task, b"PAR1", {"total_s": 1.0}
+
+    monkeypatch.setattr(sweep, "iter_tasks", slow_trials)
+    spec = tiny(axes={"nr_elem": [16, 24, 32]}, trials=1)
+    d = sweep.sweep_dir(spec, tmp_path)
+    (d / "trials").mkdir(parents=True)
+    groups, _ = plan(spec, d)
+    assert [len(g) for g in groups] == [3]
+    t0 = time.perf_counter()
+    arrivals = []
+    for results in sweep._process_pool(groups, 1, d):
+        arrivals += [time.perf_counter() - t0] * len(results)
+        assert all(data is None for _, data, _ in results)  # written by the worker
+    assert len(arrivals) == 3 and len(list((d / "trials").glob("*.parquet"))) == 3
+    assert arrivals[0] < arrivals[2] - 1.5, arrivals  # the first came two trials early
+
+
+def test_ctrl_c_keeps_the_finished_trials_and_says_so(serial_run, tmp_path):
+    """SIGINT (Ctrl-C) to a running sweep: one line naming what was kept, exit 130; every
+    finished trial is on disk, none half-written, and the same command finishes the rest."""
+    spec_file = write_spec(tmp_path)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "allockit.cli", "sweep", str(spec_file), "--out", str(out),
+           "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    trials_dir = out / f"tiny-{tiny().hash}" / "trials"
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(trials_dir.glob("*.parquet"))) < 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    kept = files(trials_dir.parent)
+    assert proc.returncode == 130, err
+    assert 1 <= len(kept) < 4, "the interrupt came too late to test"
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"allockit sweep: interrupted; {len(kept)} of 4 trials kept in \S+; "
+                        "the same command resumes", last), last  # fmt: skip
+    assert not list(trials_dir.glob(".*tmp*"))
+    run = run_sweep(load(spec_file), out=out, workers=1, progress=False)
+    assert run.ran == 4 - len(kept)
+    assert files(trials_dir.parent) == files(serial_run.dir)
+
+
+def test_sigint_to_the_coordinator_keeps_the_running_groups(tmp_path):
+    """SIGINT to the coordinating process alone (its pool workers go on): the groups already
+    handed to the workers finish and are written before it exits; the rest are not started."""
+    spec_file = write_spec(tmp_path, axes={"nr_elem": [16, 24, 32]}, trials=8)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "allockit.cli", "sweep", str(spec_file), "--out", str(out),
+           "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    trials_dir = out / f"tiny-{tiny(axes={'nr_elem': [16, 24, 32]}, trials=8).hash}" / "trials"
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(trials_dir.glob("*.parquet"))) < 1:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err
+    kept = sorted(p.name for p in trials_dir.glob("*.parquet"))
+    per_trial = Counter(re.search(r"-t(\d{4})\.parquet$", n).group(1) for n in kept)
+    assert set(per_trial.values()) == {3}, kept  # whole groups: each running one finished
+    assert 1 <= len(per_trial) < 8, kept  # those already running when the signal came
+    assert not list(trials_dir.glob(".*tmp*"))

@@ -27,7 +27,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,11 +160,16 @@ def _trial_bytes(task: Task, rows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
-def run_tasks(tasks: list[Task]) -> list[tuple[Task, bytes, dict[str, Any]]]:
-    """Run trials that share a warm-up (same ``warm_key``, seed and trial: see ``plan``);
-    return each one's Parquet bytes and wall times."""
+# In a pool worker: where each finished trial goes at once (see _init_worker), so that the
+# coordinator's progress moves per trial and a sweep stopped mid-group keeps what it finished.
+_SINK: tuple[Path, Any] | None = None
+
+
+def iter_tasks(tasks: list[Task]) -> Iterator[tuple[Task, bytes, dict[str, Any]]]:
+    """Run trials that share a warm-up (same ``warm_key``, seed and trial: see ``plan``),
+    yielding each one's Parquet bytes and wall times as soon as it is done."""
     global _FIRST_IN_PROCESS
-    out, warmed = [], None
+    warmed = None
     for task in tasks:
         first, _FIRST_IN_PROCESS = _FIRST_IN_PROCESS, False
         t0 = time.perf_counter()
@@ -178,22 +183,39 @@ def run_tasks(tasks: list[Task]) -> list[tuple[Task, bytes, dict[str, Any]]]:
         data = _trial_bytes(task, rows)
         timing.update(warm_s=warm_s, total_s=time.perf_counter() - t0, pid=os.getpid(),
                       first_in_process=first, warmed_up=warms, shared_warmup=len(tasks))
-        out.append((task, data, timing))
-    return out
+        yield task, data, timing
+
+
+def run_tasks(tasks: list[Task]) -> list[tuple[Task, bytes, dict[str, Any]]]:
+    """:func:`iter_tasks` as a list (what a remote worker sends back). In a local pool worker
+    each trial is written to the sweep's directory and reported on the pool's queue as soon as
+    it is done (``_SINK``) instead, and nothing is sent back."""
+    if _SINK is None:
+        return list(iter_tasks(tasks))
+    d, queue = _SINK
+    for task, data, timing in iter_tasks(tasks):
+        write_atomic(trial_path(d, Point(0, task.point_values), task.trial), data)
+        queue.put((task, timing))
+    return []
 
 
 # --- executors ------------------------------------------------------------------------------
-Results = Iterator[list[tuple[Task, bytes, dict]]]
+# Each yields finished trials: (task, Parquet bytes, timing), bytes None when already written.
+Results = Iterator[list[tuple[Task, bytes | None, dict]]]
 
 
-def _serial(groups: list[list[Task]], workers: int) -> Results:
+def _serial(groups: list[list[Task]], workers: int, d: Path) -> Results:
     for g in groups:
-        yield run_tasks(g)
+        for done in iter_tasks(g):
+            yield [done]
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Pool worker initializer: end this worker when the coordinator dies (Linux
-    ``PR_SET_PDEATHSIG``), so that a killed sweep leaves no workers computing for nobody."""
+def _init_worker(parent: int, d: Path, queue) -> None:
+    """Pool worker initializer: finished trials go to ``d`` and are reported on ``queue``
+    (``_SINK``); and the worker ends when the coordinator dies (Linux ``PR_SET_PDEATHSIG``),
+    so that a killed sweep leaves no workers computing for nobody."""
+    global _SINK
+    _SINK = (d, queue)
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -203,18 +225,35 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _process_pool(groups: list[list[Task]], workers: int) -> Results:
-    pool = ProcessPoolExecutor(workers, initializer=_exit_with_parent, initargs=(os.getpid(),))
+def _process_pool(groups: list[list[Task]], workers: int, d: Path) -> Results:
+    """Groups on a local process pool; each trial arrives as its worker finishes it."""
+    import multiprocessing
+    import queue as queue_mod
+
+    q = multiprocessing.get_context().Queue()
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(os.getpid(), d, q))
+    expected, received = sum(len(g) for g in groups), 0
     try:
-        futures = [pool.submit(run_tasks, g) for g in groups]
-        for f in as_completed(futures):
-            yield f.result()
+        pending = {pool.submit(run_tasks, g) for g in groups}
+        while received < expected:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for f in done:
+                f.result()  # a worker's exception ends the sweep here
+            while received < expected:
+                try:  # once every group is done, its last reports may still be in flight
+                    task, timing = q.get(timeout=0.01 if pending else 10.0)
+                except queue_mod.Empty:
+                    break
+                received += 1
+                yield [(task, None, timing)]
+            if not pending and received < expected:
+                raise RuntimeError(f"sweep: {expected - received} trial reports were lost")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _dask(address: str) -> Callable[[list[list[Task]], int], Results]:
-    def run(groups: list[list[Task]], workers: int) -> Results:
+def _dask(address: str) -> Callable[[list[list[Task]], int, Path], Results]:
+    def run(groups: list[list[Task]], workers: int, d: Path) -> Results:
         try:
             from distributed import Client, LocalCluster
             from distributed import as_completed as dask_completed
@@ -364,7 +403,7 @@ def run_sweep(
     todo = sum(len(g) for g in groups)
     workers = max(1, workers or os.cpu_count() or 1)
     if scheduler:
-        execute: Callable[[list[list[Task]], int], Iterable] = _dask(scheduler)
+        execute: Callable[[list[list[Task]], int, Path], Iterable] = _dask(scheduler)
     elif workers == 1 or len(groups) <= 1:
         execute = _serial
     else:
@@ -374,9 +413,10 @@ def run_sweep(
     t0 = time.perf_counter()
     firsts, others = [], []
     with open(d / "timings.jsonl", "a") as log:
-        for results in execute(groups, min(workers, max(1, len(groups)))):
+        for results in execute(groups, min(workers, max(1, len(groups))), d):
             for task, data, timing in results:
-                write_atomic(trial_path(d, Point(0, task.point_values), task.trial), data)
+                if data is not None:  # not yet written by a pool worker
+                    write_atomic(trial_path(d, Point(0, task.point_values), task.trial), data)
                 log.write(json.dumps({"point": task.point_id, "trial": task.trial, **timing})
                           + "\n")
                 log.flush()
