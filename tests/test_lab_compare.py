@@ -290,3 +290,24 @@ def test_each_setup_is_compared_on_its_own():
     assert [s.nr_elem for s in specs] == [4800, 1200]
     with pytest.raises(ValueError, match="several values of ram"):
         compare.sim_spec(lab, "5.10")
+
+
+def test_shape_table_compares_free_blocks_and_pageblocks_where_the_guest_has_enough():
+    from conftest import COSTS, small_config
+
+    from allockit.mm.boot import build_machine
+
+    s = build_machine(small_config(), COSTS)
+    shape = compare.free_shape(s)
+    assert sum(shape[f"free_blocks_o{k}"] << k for k in range(11)) == s.vmstat[0]  # free pages
+    assert sum(v for k, v in shape.items() if k.startswith("pageblocks_")) == len(s.pb_mt)
+    assert shape["pageblocks_CMA"] == 2  # the 4 MiB area: two pageblocks
+    lab = pd.DataFrame({"free_blocks_o0": [100, 120], "free_blocks_o9": [4, 6],
+                        "pageblocks_Movable": [700, 700], "meminfo_MemFree_kb": [1, 1]})
+    sim = pd.DataFrame({"free_blocks_o0": [300], "free_blocks_o9": [50],
+                        "pageblocks_Movable": [650]})  # fmt: skip
+    table = compare.shape_table(lab, sim)
+    assert list(table.index) == ["free_blocks_o0", "free_blocks_o9", "pageblocks_Movable"]
+    assert table.loc["free_blocks_o0", "kernel"] == 110
+    assert table["close"].tolist() == [False, True, True]  # 300 vs 110; o9: the guest has < 10
+    assert compare.shape_table(lab.drop(columns=list(sim.columns)), sim).empty

@@ -150,3 +150,40 @@ def test_second_calibration_at_the_end_enters_the_factors():
     assert run_factors(parse_console(IDLE).events["calib"], HOST)["slowdown_fault_end"] is None
     with pytest.raises(ValueError, match="calib"):
         run_factors([], HOST)
+
+
+RAW = FIX.parents[1].parent / "data" / "raw" / "idle-snapshot"
+
+
+def _guest_function(name: str, *args: str) -> str:
+    """Run one shell function of lab/guest/init (with its arguments) under sh."""
+    import re
+    import subprocess
+
+    init = (FIX.parents[1].parent / "lab" / "guest" / "init").read_text()
+    body = re.search(rf"^{name}\(\) {{.*?^}}$", init, re.S | re.M).group(0)
+    out = subprocess.run(["sh", "-c", f'{body}\n{name} "$@"', "sh", *args],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    return out.stdout
+
+
+def test_guest_prints_buddyinfo_and_pageblocks_as_the_parsers_read_them():
+    """The meminfo line's freeblocks_/pageblocks_ fields, from a real /proc snapshot, agree with
+    allockit.ingest.procfs's parsers, and the rows sum them over the zones."""
+    from allockit.ingest.procfs import parse_buddyinfo, parse_pagetypeinfo
+    from allockit.lab.rows import free_shape
+
+    text = _guest_function("freeblocks", str(RAW / "buddyinfo"))
+    text += _guest_function("pageblocks", str(RAW / "pagetypeinfo"))
+    fields = parse_kv(text.strip())
+    buddy = parse_buddyinfo((RAW / "buddyinfo").read_text())
+    for (_, zone), counts in buddy.zones.items():
+        assert [fields[f"freeblocks_{zone}_o{k}"] for k in range(len(counts))] == counts
+    ptype = parse_pagetypeinfo((RAW / "pagetypeinfo").read_text())
+    for (_, zone), blocks in ptype.blocks.items():
+        for mt, n in blocks.items():
+            assert fields[f"pageblocks_{zone}_{mt}"] == n
+    shape = free_shape(fields)
+    assert shape["free_blocks_o10"] == sum(c[10] for c in buddy.zones.values()) == 1113
+    assert shape["pageblocks_Movable"] == 7 + 1526 + 1777
+    assert not any(k.startswith("free_blocks_") and k[-1].isalpha() for k in shape)

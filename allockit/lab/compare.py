@@ -413,8 +413,37 @@ def warm_states(spec, trials: int, seed: int) -> pd.DataFrame:
     for t in range(trials):
         cfg, s, _ = warm_machine(spec, trial_seed(seed, t, trials))
         summary = machine_summary(s, cfg.cma_base_pfn, cfg.cma_size)
-        rows.append({f"warm_{k}": v for k, v in summary.items()})
+        rows.append({f"warm_{k}": v for k, v in summary.items()} | free_shape(s))
     return pd.DataFrame(rows)
+
+
+def free_shape(s) -> dict[str, int]:
+    """The simulated machine's /proc/buddyinfo and pageblock counts, named as the lab's rows
+    name the guest's (``free_blocks_o<k>``, ``pageblocks_<type>``)."""
+    from ..mm.constants import MIGRATETYPE_NAMES
+
+    out = {f"free_blocks_o{k}": int(n) for k, n in enumerate(s.nr_free)}
+    types = np.bincount(s.pb_mt.astype(np.int64), minlength=len(MIGRATETYPE_NAMES))
+    out |= {f"pageblocks_{name}": int(n) for name, n in zip(MIGRATETYPE_NAMES, types, strict=True)}
+    return out
+
+
+SHAPE_FACTOR = 2.0  # free blocks of an order, or pageblocks of a type: this close ...
+SHAPE_MIN = 10  # ... where the guest has at least this many
+
+
+def shape_table(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    """The free memory's shape before the experiments: free blocks per order and pageblocks
+    per migratetype, medians of the guest (rows of guests that record them) against the
+    simulated machine (:func:`warm_states`), and whether they are within SHAPE_FACTOR where
+    the guest has at least SHAPE_MIN. Empty when the lab rows have no such columns."""
+    cols = [c for c in lab.columns
+            if c.startswith(("free_blocks_o", "pageblocks_")) and c in sim.columns]  # fmt: skip
+    kernel = lab[cols].median()
+    model = sim[cols].median()
+    lo, hi = np.minimum(kernel, model), np.maximum(kernel, model)
+    close = (kernel < SHAPE_MIN) | ((lo > 0) & (hi / lo.where(lo > 0, 1) <= SHAPE_FACTOR))
+    return pd.DataFrame({"kernel": kernel, "simulation": model, "close": close}, index=cols)
 
 
 def close_states(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:

@@ -43,6 +43,24 @@ def lru_state(kbs: dict[str, int]) -> dict[str, int]:
     }
 
 
+def free_shape(m: dict[str, Any]) -> dict[str, int]:
+    """Free blocks per order (``free_blocks_o<k>``, /proc/buddyinfo) and pageblocks per
+    migratetype (``pageblocks_<type>``, /proc/pagetypeinfo), summed over the zones, from a
+    meminfo line's ``freeblocks_<zone>_o<k>`` and ``pageblocks_<zone>_<type>`` fields (guests
+    that print them)."""
+    out: dict[str, int] = {}
+    for k, v in m.items():
+        parts = k.split("_")
+        if parts[0] == "freeblocks" and len(parts) == 3:
+            col = f"free_blocks_{parts[2]}"
+        elif parts[0] == "pageblocks" and len(parts) == 3:
+            col = f"pageblocks_{parts[2]}"
+        else:
+            continue
+        out[col] = out.get(col, 0) + int(v)
+    return out
+
+
 # --- calibration ----------------------------------------------------------------------------
 def host_calibration(exe: Path, reps: int = 3) -> dict[str, int]:
     """Run the calibration program on the host ``reps`` times; the minimum of each field."""
@@ -126,6 +144,7 @@ def rows_from_log(log, spec: LabSpec, host_calib: dict, meta: dict) -> list[dict
             if key in r:
                 row[col] = r[key]
         row.update({k: v for k, v in r.items() if k.startswith("busy_")})
+        row.update(free_shape(m))
         kbs = {k[:-3]: int(v) for k, v in m.items() if k.endswith("_kb")}
         row.update({f"meminfo_{k}_kb": v for k, v in kbs.items()})
         # the simulator's warm_* summary (pages), from /proc/meminfo
