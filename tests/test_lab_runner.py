@@ -92,3 +92,45 @@ def test_lab_run_help_shows_the_defaults(capsys):
         main(["lab", "run", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "(default: 40)" in out and "(default: 1536M)" in out and "(default: 5.10)" in out
+
+
+def test_one_short_progress_line_per_result():
+    """lab run prints one line per result (trial, experiment, got, raw latency, busy
+    retries), the warm-up's outcome and guest errors; the ~1,900-character lines stay in the
+    console log."""
+    fix = Path(__file__).resolve().parent / "fixtures" / "lab"
+    text = (fix / "5.10-kbuild-j2-short.console.log").read_text()
+    shown = [s for s in map(runner.progress_line, text.splitlines()) if s is not None]
+    results = [line for line in text.splitlines() if "ALLOCKIT result " in line]
+    assert len(shown) == len(results) + 1  # and the warm-up
+    assert shown[0] == "  warm-up: reached after 158 s, CmaFree 50700 kB"
+    assert shown[1] == "  trial 0 cma_single: 0/4800 in 9,817 ms (TCG), 201 busy retries"
+    assert max(map(len, shown)) < 100
+    assert runner.progress_line("ALLOCKIT error stage=run trial=1") == (
+        "  guest error: stage=run trial=1")
+    assert runner.progress_line("[ 12.3] random kernel message") is None
+
+
+def test_disk_build_output_goes_to_its_log(tmp_path, monkeypatch):
+    """debootstrap's and make-disk's output go to disk-kbuild.log beside the image, not to the
+    terminal; a failure names the script and the log and quotes its end."""
+    import subprocess
+
+    from allockit.lab import disk
+
+    monkeypatch.setattr(disk, "cache_root", lambda: tmp_path / "kernels")
+    monkeypatch.setattr(disk, "source_tarball", lambda v: tmp_path / "linux-source.tar.xz")
+    calls = []
+
+    def fake_run(cmd, stdout=None, stderr=None, check=False):
+        calls.append(cmd)
+        stdout.write("I: Retrieving InRelease\n" * 700)
+        return subprocess.CompletedProcess(cmd, 1 if cmd[-1].endswith(".img") else 0)
+
+    monkeypatch.setattr(disk.subprocess, "run", fake_run)
+    said = []
+    with pytest.raises(RuntimeError, match=r"make-disk.sh failed \(exit 1\); log .*disk-kbuild"):
+        disk.ensure_disk(log=said.append)
+    assert [Path(c[6]).name for c in calls] == ["make-rootfs.sh", "make-disk.sh"]
+    assert all(len(s) < 200 for s in said) and len(said) == 2  # two lines, not 1,400
+    assert (tmp_path / "disk-kbuild.log").read_text().count("Retrieving") == 1400

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .disk import ensure_disk
-from .guest import ConsoleLog, build_initramfs, build_static, parse_console
+from .guest import ConsoleLog, build_initramfs, build_static, parse_console, parse_kv
 from .kernel import KernelBuild, ensure_kernel
 from .qemu import guest_conf, pick_accel, qemu_command
 from .rows import CALIB_FIELDS, host_calibration, rows_from_log
@@ -84,9 +84,35 @@ def prepare(spec: LabSpec, log=print) -> Prepared:
     return Prepared(accel, kb, disk, work, initrd, calibrate, host_calibration(calibrate))
 
 
+def progress_line(line: str) -> str | None:
+    """One short line for the terminal from a console line, or None: per result the trial,
+    the experiment, what it got, its raw latency and its busy retries; the warm-up's outcome;
+    a guest error as it is. The full lines stay in the console log."""
+    pos = line.find("ALLOCKIT ")
+    if pos < 0:
+        return None
+    kind, _, rest = line[pos + len("ALLOCKIT ") :].strip().partition(" ")
+    if kind not in ("result", "warm", "error"):
+        return None
+    try:
+        f = parse_kv(rest)
+    except ValueError:
+        return None
+    if kind == "error":
+        return "  guest error: " + rest
+    if kind == "warm":
+        return (f"  warm-up: {'reached' if f.get('reached') else 'NOT reached'} after "
+                f"{f.get('waited_s')} s, CmaFree {f.get('CmaFree_kb', '?')} kB")  # fmt: skip
+    if not {"trial", "label", "got", "nr", "latency_ns", "acr_ebusy"} <= set(f):
+        return None
+    return (f"  trial {f['trial']} {f['label']}: {f['got']}/{f['nr']} in "
+            f"{f['latency_ns'] / 1e6:,.0f} ms (TCG), {f['acr_ebusy']} busy retries")
+
+
 def boot(spec: LabSpec, prep: Prepared, console: Path, log=print) -> Guest:
-    """Run the guest under ``nice -n 19`` until it powers off, echoing its result, warm-up and
-    error lines; kill it (by its pid) when ``spec.timeout()`` passes."""
+    """Run the guest under ``nice -n 19`` until it powers off, printing one short line per
+    result, the warm-up and guest errors (:func:`progress_line`); kill it (by its pid) when
+    ``spec.timeout()`` passes."""
     cmd = qemu_command(spec, prep.accel, prep.kb.bzimage, prep.initrd, prep.disk, console)
     log(f"lab: booting {prep.kb.release} ({prep.accel}), timeout {spec.timeout()} s; "
         f"console {console}")  # fmt: skip
@@ -105,8 +131,9 @@ def boot(spec: LabSpec, prep: Prepared, console: Path, log=print) -> Guest:
         if console.exists():
             text = console.read_text(errors="replace")
             for line in text.splitlines()[seen:]:
-                if "ALLOCKIT " in line and ("result" in line or "warm" in line or "error" in line):
-                    log("  " + line[line.find("ALLOCKIT ") :].strip())
+                short = progress_line(line)
+                if short is not None:
+                    log(short)
             seen = len(text.splitlines())
     wall = time.monotonic() - t0
     qemu_out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
