@@ -137,9 +137,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--trials: {args.trials}; allowed: an integer >= 1")
     if args.seed < 0:
         raise ValueError(f"--seed: {args.seed}; allowed: an integer >= 0")
+    workload = parse_workload_arg(args.workload) or dict(jobs=args.intensity)
+    for item in args.workload_param or []:
+        k, eq, v = item.partition("=")
+        if not eq or not k:
+            raise ValueError(f"--workload-param: {item!r}; allowed: KEY=VALUE")
+        if "replay" in workload:
+            raise ValueError(f"--workload-param: {item!r}; allowed only with the kbuild workload")
+        workload[k] = _parse_value(v)
     spec = TrialSpec(
         machine=dict(ram=args.ram, cma_size=args.cma_size, nr_cpus=args.cpus, kernel=args.kernel),
-        workload=(parse_workload_arg(args.workload) or dict(jobs=args.intensity)),
+        workload=workload,
         order=args.order,
         nr_elem=args.nr_elem,
         strategies={args.strategy: params},
@@ -212,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds of workload after the start (default %(default)s, the seed spec's)"
     )
     u.add_argument("--param", action="append", help="strategy parameter KEY=VALUE (repeatable)")
+    u.add_argument("--workload-param", action="append", metavar="KEY=VALUE",
+                   help="a parameter of params/workload-kbuild.yaml for this run "
+                   "(repeatable), e.g. pagecache_fill=0.8: 80 %% of RAM in the page cache")
     u.add_argument("--json", action="store_true", help="JSON lines")
     u.set_defaults(func=_cmd_run)
     w = sub.add_parser("sweep", help="run every trial of an experiment spec (resumes)")

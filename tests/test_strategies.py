@@ -261,3 +261,23 @@ def test_existing_journaled_blocks_are_looked_up_first():
                 if born[o] != t - 4]  # fmt: skip
     assert sorted((o, t - 1) for o, t in existing) == sorted(
         zip(looks["obj"].tolist(), looks["time"].tolist(), strict=True))
+
+
+def test_cli_run_takes_workload_parameters(capsys):
+    """--workload-param sets a build parameter for the run, e.g. the page-cache level it
+    starts from; a bad one is one line naming it."""
+    # an idle machine (no jobs): the page cache is what the run starts from
+    small = ["run", "--strategy", "cma_single", "--ram", "64M", "--cma-size", "16M",
+             "--nr-elem", "16", "--horizon", "1", "--jobs", "0", "--json"]  # fmt: skip
+    assert cli([*small, "--workload-param", "pagecache_fill=0.05"]) == 0
+    low = json.loads(capsys.readouterr().out)
+    assert cli([*small, "--workload-param", "pagecache_fill=0.5"]) == 0
+    high = json.loads(capsys.readouterr().out)
+    assert abs(low["warm_file_pages"] - 0.05 * 16384) < 50
+    assert high["warm_file_pages"] > low["warm_file_pages"] + 4000
+    for bad, match in (("pagecache_fill=2", "workload.pagecache_fill: 2"),
+                       ("bogus=1", "workload.bogus: unknown parameter"),
+                       ("pagecache_fill", "--workload-param: 'pagecache_fill'; allowed")):
+        assert cli([*small, "--workload-param", bad]) == 2
+        err = capsys.readouterr().err
+        assert match in err and len(err.strip().splitlines()) == 1, err
