@@ -111,6 +111,20 @@ def release_page(s, cpu, pfn, order):
 
 
 @mm_jit
+def alloc_object_pages(s, cpu, obj, gfp, order):
+    """``alloc_pages`` for object ``obj``, which then owns the block; a failure is counted.
+    Returns the first pfn or ``NO_PAGE``."""
+    new = alloc_pages(s, cpu, gfp, order)
+    if new == NO_PAGE:
+        s.zone[SIM_BG_ALLOC_FAIL] += 1
+        return new
+    s.obj_pfn[obj] = new
+    for p in range(new, new + (np.int64(1) << order)):
+        s.page[p].owner = obj
+    return new
+
+
+@mm_jit
 def page_cache_read(s, cpu, obj, entry, read_us, pkind):
     """A read of one page of a file (v5.9/v5.10 ``generic_file_buffered_read``).
 
@@ -123,12 +137,9 @@ def page_cache_read(s, cpu, obj, entry, read_us, pkind):
     if entry >= 0:
         mark_page_accessed(s, entry)
         return
-    new = alloc_pages(s, cpu, np.int64(GFP_HIGHUSER_MOVABLE), np.int64(0))
+    new = alloc_object_pages(s, cpu, obj, np.int64(GFP_HIGHUSER_MOVABLE), np.int64(0))
     if new == NO_PAGE:
-        s.zone[SIM_BG_ALLOC_FAIL] += 1
         return
-    s.obj_pfn[obj] = new
-    s.page[new].owner = obj
     if is_shadow(entry):
         workingset_refault(s, new, entry)
     set_page_kind(s, cpu, new, np.int64(0), pkind)
@@ -154,14 +165,9 @@ def apply_event(s, i):
         return
     if kind == EV_ALLOC:
         order = np.int64(ev.order)
-        new = alloc_pages(s, cpu, np.int64(ev.arg), order)
-        if new == NO_PAGE:
-            s.zone[SIM_BG_ALLOC_FAIL] += 1
-            return
-        s.obj_pfn[obj] = new
-        for p in range(new, new + (np.int64(1) << order)):
-            s.page[p].owner = obj
-        set_page_kind(s, cpu, new, order, np.int64(ev.pkind))
+        new = alloc_object_pages(s, cpu, obj, np.int64(ev.arg), order)
+        if new != NO_PAGE:
+            set_page_kind(s, cpu, new, order, np.int64(ev.pkind))
         return
     if pfn < 0:
         if kind == EV_FREE:

@@ -249,7 +249,7 @@ def generate_kbuild(
     p = paced(params)
     if "journal_created" in ablate:
         p["metadata_journal_new_fraction"] = 0.0
-    lead = p["reread_lead_s"] if any(p[n] for n, _ in REREAD_LOOPS) else 0.0
+    lead = p["reread_lead_s"] if _running_loops(p) else 0.0
     b = _Builder(origin_ns=int(lead * NS))
     history = p["dirty_expire_s"] + p["flusher_interval_s"]
     t_start = history + p["warmup_s"]
@@ -416,16 +416,19 @@ def _job_memory(
         )
 
 
+def _running_loops(p) -> list[tuple[int, int, float]]:
+    """The re-read loops that read anything: (index in REREAD_LOOPS, pages, pages/s)."""
+    loops = [(k, int(p[size]), float(p[rate])) for k, (size, rate) in enumerate(REREAD_LOOPS)]
+    return [loop for loop in loops if loop[1] > 0 and loop[2] > 0]
+
+
 def _reread_loops(b: _Builder, p, nr_cpus: int, lead: float, t_end: float) -> None:
     """The re-read loops (``while :; do cat FILES; done``), from ``lead`` seconds before the
     build's time 0 to the end: loop k reads its ``pages`` file pages one after another at
     ``rate`` pages/s, on CPU ``k % nr_cpus``; a read that misses is in flight ``read_lock_us``.
     Each page is read once per pass (``generic_file_buffered_read`` marks a page accessed
     once per sequential read of it)."""
-    for k, (size_name, rate_name) in enumerate(REREAD_LOOPS):
-        pages, rate = int(p[size_name]), float(p[rate_name])
-        if pages == 0 or rate == 0:
-            continue
+    for k, pages, rate in _running_loops(p):
         objs = b.new_objects(pages)
         i = np.arange(int((lead + t_end) * rate))
         when = (i * (NS / rate)).astype(np.int64) - int(lead * NS)
