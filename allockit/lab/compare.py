@@ -160,7 +160,7 @@ def sim_spec(lab: pd.DataFrame, kernel: str, horizon_s: float = 12.0, page_cache
     if rows.empty:
         raise ValueError(f"lab data: no rows for kernel {kernel!r}")
     first = rows.iloc[0]
-    for col in ("ram", "cma_size", "cpus", "jobs", "order", "nr_elem", "workload"):
+    for col in SETUP_COLUMNS[1:]:  # one kernel's rows: the rest of the setup must agree
         if rows[col].nunique() != 1:
             raise ValueError(f"lab data for {kernel}: several values of {col}; compare one setup")
     idle = first["workload"] == "idle"

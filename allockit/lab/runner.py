@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .disk import ensure_disk
-from .guest import ConsoleLog, build_initramfs, build_static, parse_console, parse_kv
+from .guest import ConsoleLog, build_initramfs, build_static, parse_console
 from .kernel import KernelBuild, ensure_kernel
 from .qemu import guest_conf, pick_accel, qemu_command
 from .rows import CALIB_FIELDS, host_calibration, rows_from_log
@@ -88,21 +88,14 @@ def progress_line(line: str) -> str | None:
     """One short line for the terminal from a console line, or None: per result the trial,
     the experiment, what it got, its raw latency and its busy retries; the warm-up's outcome;
     a guest error as it is. The full lines stay in the console log."""
-    pos = line.find("ALLOCKIT ")
-    if pos < 0:
-        return None
-    kind, _, rest = line[pos + len("ALLOCKIT ") :].strip().partition(" ")
-    if kind not in ("result", "warm", "error"):
-        return None
-    try:
-        f = parse_kv(rest)
-    except ValueError:
-        return None
-    if kind == "error":
-        return "  guest error: " + rest
-    if kind == "warm":
+    events = parse_console(line).events
+    if events["error"]:
+        return "  guest error: " + " ".join(f"{k}={v}" for k, v in events["error"][0].items())
+    if events["warm"]:
+        f = events["warm"][0]
         return (f"  warm-up: {'reached' if f.get('reached') else 'NOT reached'} after "
                 f"{f.get('waited_s')} s, CmaFree {f.get('CmaFree_kb', '?')} kB")  # fmt: skip
+    f = events["result"][0] if events["result"] else {}
     if not {"trial", "label", "got", "nr", "latency_ns", "acr_ebusy"} <= set(f):
         return None
     return (f"  trial {f['trial']} {f['label']}: {f['got']}/{f['nr']} in "
