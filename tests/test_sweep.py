@@ -276,18 +276,26 @@ def test_rerun_skips_finished_trials(serial_run):
     assert again.ran == 0 and files(serial_run.dir) == before
 
 
-def test_killed_sweep_resumes_without_loss_or_duplicates(serial_run, tmp_path):
-    spec_file = write_spec(tmp_path)
-    out = tmp_path / "out"
+def _sweep_until_a_trial(spec_file: Path, out: Path, workers: int, trials_dir: Path):
+    """Start ``allockit sweep`` on ``spec_file`` in a session of its own (stderr piped, text)
+    and return its process once its first trial file is on disk."""
     cmd = [sys.executable, "-m", "allockit.cli", "sweep", str(spec_file), "--out", str(out),
-           "--workers", "1", "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
-    trials_dir = out / f"tiny-{tiny().hash}" / "trials"
+           "--workers", str(workers), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
     deadline = time.time() + 240
     while time.time() < deadline and len(list(trials_dir.glob("*.parquet"))) < 1:
         time.sleep(0.05)
+    return proc
+
+
+def test_killed_sweep_resumes_without_loss_or_duplicates(serial_run, tmp_path):
+    spec_file = write_spec(tmp_path)
+    out = tmp_path / "out"
+    trials_dir = out / f"tiny-{tiny().hash}" / "trials"
+    proc = _sweep_until_a_trial(spec_file, out, 1, trials_dir)
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.communicate()
     d = trials_dir.parent
     kept = files(d)
     assert 1 <= len(kept) < 4, "the kill came too late to test a resume"
@@ -562,14 +570,8 @@ def test_ctrl_c_keeps_the_finished_trials_and_says_so(serial_run, tmp_path):
     finished trial is on disk, none half-written, and the same command finishes the rest."""
     spec_file = write_spec(tmp_path)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "allockit.cli", "sweep", str(spec_file), "--out", str(out),
-           "--workers", "1", "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
     trials_dir = out / f"tiny-{tiny().hash}" / "trials"
-    deadline = time.time() + 240
-    while time.time() < deadline and len(list(trials_dir.glob("*.parquet"))) < 1:
-        time.sleep(0.05)
+    proc = _sweep_until_a_trial(spec_file, out, 1, trials_dir)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     kept = files(trials_dir.parent)
@@ -587,16 +589,11 @@ def test_ctrl_c_keeps_the_finished_trials_and_says_so(serial_run, tmp_path):
 def test_sigint_to_the_coordinator_keeps_the_running_groups(tmp_path):
     """SIGINT to the coordinating process alone (its pool workers go on): the groups already
     handed to the workers finish and are written before it exits; the rest are not started."""
-    spec_file = write_spec(tmp_path, axes={"nr_elem": [16, 24, 32]}, trials=8)
+    changes = dict(axes={"nr_elem": [16, 24, 32]}, trials=8)
+    spec_file = write_spec(tmp_path, **changes)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "allockit.cli", "sweep", str(spec_file), "--out", str(out),
-           "--workers", "2", "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
-    trials_dir = out / f"tiny-{tiny(axes={'nr_elem': [16, 24, 32]}, trials=8).hash}" / "trials"
-    deadline = time.time() + 240
-    while time.time() < deadline and len(list(trials_dir.glob("*.parquet"))) < 1:
-        time.sleep(0.05)
+    trials_dir = out / f"tiny-{tiny(**changes).hash}" / "trials"
+    proc = _sweep_until_a_trial(spec_file, out, 2, trials_dir)
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == 130, err
