@@ -275,14 +275,14 @@ def test_all_or_nothing_calls_compare_their_short_trials():
 def test_each_setup_is_compared_on_its_own():
     """A run at a new setup beside the recorded ones: grouped by setup, each labelled from its
     rows, and each one a valid sim_spec (which refuses mixed setups)."""
-    base = dict(kernel="5.10", cpus=2, jobs=2, order=4, nr_elem=4800, workload="kbuild",
+    base = dict(kernel="5.10", cpus=2, jobs=2, order=4, nr_elem=4800, workload="kbuild-j2",
                 strategy="cma_single", trial=0, cma_size="500M")  # fmt: skip
     lab = pd.DataFrame([dict(base, ram="1536M"), dict(base, ram="1536M", trial=1),
                         dict(base, ram="3G", nr_elem=1200)])  # fmt: skip
     groups = compare.setups(lab)
     assert list(groups) == [
-        "5.10: 1536M RAM, 500M CMA, 2 CPUs, kbuild, -j2, 4,800 order-4 pages",
-        "5.10: 3G RAM, 500M CMA, 2 CPUs, kbuild, -j2, 1,200 order-4 pages",
+        "5.10: 1536M RAM, 500M CMA, 2 CPUs, kbuild-j2, 4,800 order-4 pages",
+        "5.10: 3G RAM, 500M CMA, 2 CPUs, kbuild-j2, 1,200 order-4 pages",
     ]
     assert [len(g) for g in groups.values()] == [2, 1]
     specs = [compare.sim_spec(g, "5.10", page_cache="build") for g in groups.values()]

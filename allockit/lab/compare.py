@@ -105,10 +105,9 @@ SETUP_COLUMNS = ("kernel", "ram", "cma_size", "cpus", "jobs", "order", "nr_elem"
 
 def setup_label(rows: pd.DataFrame) -> str:
     """The setup of lab rows in words: kernel, machine, workload and request."""
-    r = rows.iloc[0]
-    work = "idle" if r["workload"] == "idle" else f"{r['workload']}, -j{int(r['jobs'])}"
+    r = rows.iloc[0]  # the workload column names the jobs too (LabSpec.workload_label)
     return (f"{r['kernel']}: {r['ram']} RAM, {r['cma_size']} CMA, {int(r['cpus'])} CPUs, "
-            f"{work}, {int(r['nr_elem']):,} order-{int(r['order'])} pages")  # fmt: skip
+            f"{r['workload']}, {int(r['nr_elem']):,} order-{int(r['order'])} pages")  # fmt: skip
 
 
 def setups(lab: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -380,7 +379,9 @@ def latency_chart(lab: pd.DataFrame, sim: pd.DataFrame, title: str):
         .encode(
             x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
             y=alt.Y("side:N", title=None),
-            row=alt.Row("strategy:N", title=None),
+            # labels above each panel: rotated at the side they ran into the axis labels
+            row=alt.Row("strategy:N", title=None,
+                        header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top")),
             color=alt.Color("success:N", title="got all"),
         )
         .properties(width=480, height=60)
