@@ -24,6 +24,8 @@ from allockit.mm.units import parse_size_pages
         (dict(ram="1.0001M"), r"not a whole number of 4096-byte pages"),
         (dict(cma_order_per_bit=11), r"machine.cma_order_per_bit: 11"),
         (dict(min_free_kbytes=5), r"machine.min_free_kbytes: 5"),
+        (dict(compaction_proactiveness=101),
+         r"machine.compaction_proactiveness: 101; allowed: 0..100"),
         (dict(ram="16M", kernel_reserved="16M"), r"machine.kernel_reserved"),
         (dict(bogus=1), r"machine.bogus: unknown key"),
     ],

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..mm import build_machine, copy_state, machine_config
-from ..mm.background import run_background
 from ..mm.constants import TIME_CATEGORY_NAMES
 from ..mm.introspect import machine_summary, memory_map
+from ..mm.kcompactd import run_machine
 from ..mm.state import EVENT_DTYPE, Z_ABLATE, Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
 from ..mm.vmstat import VMSTAT_NAMES
 from ..params import load_costs
@@ -99,7 +99,7 @@ def warm_machine(spec: TrialSpec, seed_seq: np.random.SeedSequence):
     s.events[: len(kb.events)] = kb.events
     s.zone[Z_EV_TAIL] = len(kb.events)
     s.zone[Z_BUSY_CPUS] = kb.busy_cpus
-    run_background(s, kb.t_start)
+    run_machine(s, kb.t_start)
     kb = replace(kb, t_start=start_when(s, kb))
     s.zone[Z_CLOCK] = kb.t_start
     s.time_ns[:] = 0

@@ -23,6 +23,7 @@ import numpy as np
 from .buddy import fpi_to_tail, free_one_page, free_one_page_fpi, set_pageblock_migratetype
 from .config import MachineConfig
 from .constants import (
+    HPAGE_FRAG_CHECK_INTERVAL_NS,
     MAX_ORDER,
     MIGRATE_CMA,
     MIGRATE_MOVABLE,
@@ -37,6 +38,8 @@ from .state import (
     Z_CMA_BASE,
     Z_CMA_COUNT,
     Z_CMA_ORDER_PER_BIT,
+    Z_COMPACTION_PROACTIVENESS,
+    Z_KCOMPACTD_NEXT,
     Z_KERNEL,
     Z_MANAGED,
     Z_MIN_FREE_KBYTES,
@@ -145,6 +148,8 @@ def build_machine(
     z[Z_WATERMARK_BOOST_FACTOR] = cfg.watermark_boost_factor
     z[Z_ALLOC_NOFRAGMENT] = 1 if cfg.zone_name == "Normal" else 0
     z[Z_SWAP] = 1 if cfg.swap else 0
+    z[Z_COMPACTION_PROACTIVENESS] = cfg.compaction_proactiveness
+    z[Z_KCOMPACTD_NEXT] = HPAGE_FRAG_CHECK_INTERVAL_NS  # kcompactd's first timeout
 
     # memblock_free_all: everything but the reserved pages and the (memblock-reserved) CMA area.
     cma_base = cfg.cma_base_pfn if cfg.cma_size else cfg.ram

@@ -29,7 +29,10 @@ from .constants import FALLBACKS as FALLBACKS_TABLE
 from .jit import mm_jit, mm_jit_inline
 from .lists import free_list_slot, list_add, list_add_tail, list_del, list_empty, list_first
 from .state import (
+    Z_CAPTURE_ORDER,
+    Z_CAPTURE_PFN,
     Z_FLAGS,
+    Z_IN_BG,
     Z_KERNEL,
     Z_MANAGED,
     Z_NR_FREE,
@@ -180,6 +183,29 @@ def free_one_page(s, pfn, order, migratetype):
     free_one_page_fpi(s, pfn, order, migratetype, False)
 
 
+@mm_jit_inline
+def task_capc_order(s):
+    """``task_capc``: the order a direct compactor waits for, if the page is freed by that
+    task itself (not by the workload's CPUs, which run as background operations) and nothing
+    was captured yet; else -1."""
+    if s.zone[Z_IN_BG] != 0 or s.zone[Z_CAPTURE_PFN] != NO_PAGE:
+        return np.int64(-1)
+    return s.zone[Z_CAPTURE_ORDER]
+
+
+@mm_jit_inline
+def compaction_capture(s, pfn, order, migratetype):
+    """``compaction_capture`` (v5.9 mm/page_alloc.c): hand a block of the compactor's order to
+    it at once, unless it lies in a CMA or isolated pageblock, or is a movable block below
+    pageblock order (a lower-order request must not pollute a movable pageblock)."""
+    if migratetype == MIGRATE_CMA or migratetype == MIGRATE_ISOLATE:
+        return False
+    if order < pageblock_order(s) and migratetype == MIGRATE_MOVABLE:
+        return False
+    s.zone[Z_CAPTURE_PFN] = pfn
+    return True
+
+
 @mm_jit
 def free_one_page_fpi(s, pfn, order, migratetype, to_tail):
     """``__free_one_page`` (v5.9/v5.10): merge with free buddies and queue the result.
@@ -188,16 +214,21 @@ def free_one_page_fpi(s, pfn, order, migratetype, to_tail):
     pageblocks, a merge between an ISOLATE and a non-ISOLATE pageblock is refused (so that an
     isolated range's free pages never escape onto a normal list). The block goes to the
     list's tail with ``to_tail`` (v5.10 ``FPI_TO_TAIL``) or when ``buddy_merge_likely``, else
-    to its head. Shuffling and page reporting are off (kernel defaults). Caller holds
-    zone->lock.
+    to its head. A block that reaches a direct compactor's order is captured for it
+    (``compaction_capture``) before it merges further. Shuffling and page reporting are off
+    (kernel defaults). Caller holds zone->lock.
     """
     if migratetype != MIGRATE_ISOLATE:
         mod_zone_freepage_state(s, np.int64(1) << order, migratetype)
     max_order = min(MAX_ORDER - 1, pageblock_order(s))
+    capture_order = task_capc_order(s)
     buddy_pfn = np.int64(NO_PAGE)
     done = False
     while True:
         while order < max_order:
+            if order == capture_order and compaction_capture(s, pfn, order, migratetype):
+                mod_zone_freepage_state(s, -(np.int64(1) << order), migratetype)
+                return
             buddy_pfn = pfn ^ (np.int64(1) << order)
             if not page_is_buddy(s, buddy_pfn, order):
                 done = True

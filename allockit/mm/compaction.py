@@ -46,6 +46,7 @@ from .constants import (
     ALLOC_WMARK_LOW,
     C_ALLOC_PAGE,
     C_COMPACTION_SCAN_PER_PFN,
+    C_FREE_PAGE,
     ENOMEM,
     MAX_ORDER,
     MIGRATE_ASYNC,
@@ -75,6 +76,7 @@ from .page_alloc import (
     get_page_from_freelist,
     gfp_migratetype,
     gfp_to_alloc_flags,
+    prep_new_page,
     should_reclaim_retry,
     wakeup_kswapd,
     wmark_pages,
@@ -82,22 +84,29 @@ from .page_alloc import (
     zone_watermark_ok_,
 )
 from .pagestate import lru_add_drain_cpu
+from .pcp import drain_pages_zone
 from .sched import advance
 from .state import (
     NR_FREEPAGE_BLOCKS,
     Z_ABLATE,
+    Z_CAPTURE_ORDER,
+    Z_CAPTURE_PFN,
     Z_COMPACT_BLOCKSKIP_FLUSH,
     Z_COMPACT_CACHED_FREE,
     Z_COMPACT_CACHED_MIGRATE,
     Z_COMPACT_CONSIDERED,
     Z_COMPACT_DEFER_SHIFT,
     Z_COMPACT_ORDER_FAILED,
+    Z_COMPACTION_PROACTIVENESS,
     Z_COST,
     Z_FREEPAGES,
+    Z_KSWAPD_ACTIVE,
     Z_NR_FREE,
     Z_NR_PAGES,
+    Z_PCP_COUNT,
     Z_WMARK,
 )
+from .vmscan import reset_isolation_suitable, zone_reclaimable_pages
 from .vmstat import (
     COMPACT_DEFERRED,
     COMPACT_FAIL,
@@ -108,6 +117,7 @@ from .vmstat import (
     COMPACT_SUCCESS,
     NR_FREE_PAGES,
     SIM_ALLOC_FAIL,
+    SIM_COMPACT_CAPTURE,
 )
 
 # enum compact_result (v5.9 order of values)
@@ -143,6 +153,11 @@ DEF_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_LIGHT
 MAX_COMPACT_RETRIES = 16
 COMPACT_MAX_DEFER_SHIFT = 6
 SYSCTL_EXTFRAG_THRESHOLD = 500
+
+# Who compacts: the compact_control fields that differ between the callers.
+CC_DIRECT = 0  # __alloc_pages_direct_compact: direct_compaction, capture_control
+CC_PROACTIVE = 1  # kcompactd's proactive_compact_node: order -1, whole_zone, ignore_skip_hint
+COMPACTION_HPAGE_ORDER = 9  # HPAGE_PMD_ORDER (x86-64 and arm64, 4 KiB pages)
 
 
 # --- deferral ------------------------------------------------------------------------------
@@ -213,6 +228,8 @@ def fragmentation_index(s, order):
 @mm_jit
 def compaction_suitable(s, order, alloc_flags):
     """``compaction_suitable`` (v5.9) for the one zone."""
+    if order == -1:
+        return COMPACT_CONTINUE  # is_via_compact_memory
     if zone_watermark_ok(s, order, wmark_pages(s, alloc_flags & 3), alloc_flags):
         return COMPACT_SUCCESS_R
     if order > PAGE_ALLOC_COSTLY_ORDER:
@@ -227,6 +244,39 @@ def compaction_suitable(s, order, alloc_flags):
         if 0 <= fragindex <= SYSCTL_EXTFRAG_THRESHOLD:
             return COMPACT_SKIPPED  # COMPACT_NOT_SUITABLE_ZONE, reported as skipped
     return COMPACT_CONTINUE
+
+
+# --- the fragmentation score (proactive compaction) --------------------------------------------
+@mm_jit
+def extfrag_for_order(s, order):
+    """``extfrag_for_order`` (mm/vmstat.c): the percentage of free memory that lies in blocks
+    smaller than ``order``."""
+    free_pages = 0
+    free_blocks_suitable = 0
+    for o in range(MAX_ORDER):
+        blocks = s.zone[Z_NR_FREE + o]
+        free_pages += blocks << o
+        if o >= order:
+            free_blocks_suitable += blocks << (o - order)
+    if free_pages == 0:
+        return np.int64(0)
+    return (free_pages - (free_blocks_suitable << order)) * 100 // free_pages
+
+
+@mm_jit
+def fragmentation_score_zone(s):
+    """``fragmentation_score_zone`` (v5.9): the zone's external fragmentation at
+    ``COMPACTION_HPAGE_ORDER`` scaled by its share of the node (the one zone: its present
+    pages over the node's + 1)."""
+    n = s.zone[Z_NR_PAGES]
+    return n * extfrag_for_order(s, COMPACTION_HPAGE_ORDER) // (n + 1)
+
+
+@mm_jit
+def fragmentation_score_wmark(s, low):
+    """``fragmentation_score_wmark``: low = max(100 - proactiveness, 5), high = low + 10."""
+    wmark_low = max(100 - s.zone[Z_COMPACTION_PROACTIVENESS], 5)
+    return wmark_low if low else min(wmark_low + 10, 100)
 
 
 # --- free scanner: cc->freepages as (pfn, order) blocks -------------------------------------
@@ -270,7 +320,7 @@ def isolate_freepages_block(s, start, end, want):
 
 
 @mm_jit
-def isolate_freepages(s, migrate_pfn, want):
+def isolate_freepages(s, migrate_pfn, want, ignore_skip_hint):
     """``isolate_freepages``: move the free scanner down until enough targets are isolated.
 
     Returns False when the free scanner met the migrate scanner.
@@ -284,7 +334,7 @@ def isolate_freepages(s, migrate_pfn, want):
             advance(s, scanned_total * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
             return False
         pb = free_pfn >> pageblock_order(s)
-        if s.pb_skip[pb] == 0 and suitable_migration_target(s, free_pfn):
+        if (ignore_skip_hint or s.pb_skip[pb] == 0) and suitable_migration_target(s, free_pfn):
             isolated, scanned, _ = isolate_freepages_block(
                 s, free_pfn, free_pfn + pbn, want - nr_freepages(s)
             )
@@ -312,9 +362,9 @@ def release_freepages(s):
 
 # --- the migrate scanner ----------------------------------------------------------------------
 @mm_jit
-def suitable_migration_source(s, pfn, mode, migratetype):
+def suitable_migration_source(s, pfn, mode, migratetype, kind):
     """``suitable_migration_source``: async direct compaction sticks to its own kind."""
-    if mode != MIGRATE_ASYNC:
+    if mode != MIGRATE_ASYNC or kind != CC_DIRECT:
         return True
     block_mt = get_pageblock_migratetype(s, pfn)
     if migratetype == MIGRATE_MOVABLE:
@@ -323,10 +373,14 @@ def suitable_migration_source(s, pfn, mode, migratetype):
 
 
 @mm_jit
-def compact_finished(s, order, migratetype, migrate_pfn, mode):
-    """``__compact_finished`` (v5.9)."""
-    if s.zone[Z_COMPACT_CACHED_FREE] <= migrate_pfn:
-        return COMPACT_COMPLETE
+def compact_finished(s, order, migratetype, migrate_pfn, kind):
+    """``__compact_finished`` (v5.9); the caller handles the scanners meeting."""
+    if kind == CC_PROACTIVE:
+        if s.zone[Z_KSWAPD_ACTIVE] != 0:  # kswapd_is_running
+            return COMPACT_PARTIAL_SKIPPED
+        if fragmentation_score_zone(s) > fragmentation_score_wmark(s, True):
+            return COMPACT_CONTINUE
+        return COMPACT_SUCCESS_R
     if migrate_pfn & (pageblock_nr_pages(s) - 1):
         return COMPACT_CONTINUE
     for o in range(order, MAX_ORDER):
@@ -341,62 +395,104 @@ def compact_finished(s, order, migratetype, migrate_pfn, mode):
 
 
 @mm_jit
-def compact_zone(s, cpu, order, gfp, mode, alloc_flags):
-    """``compact_zone`` (v5.9) for one direct-compaction attempt. Returns a compact_result."""
+def compact_check_drain(s, cpu, order, migrate_pfn, last_migrated_pfn):
+    """``compact_zone``'s ``check_drain``: once the migrate scanner has left the order-aligned
+    block it last migrated from, flush this CPU's pagevec and pcp lists
+    (``lru_add_drain_cpu_zone``) so the freed pages merge and a capture or
+    ``compact_finished`` sees them. Returns the new ``last_migrated_pfn``."""
+    if order <= 0 or last_migrated_pfn == 0:
+        return last_migrated_pfn
+    if last_migrated_pfn >= migrate_pfn & ~((np.int64(1) << order) - 1):
+        return last_migrated_pfn
+    lru_add_drain_cpu(s, cpu)
+    freed = s.zone[Z_PCP_COUNT + cpu]
+    drain_pages_zone(s, cpu)  # drain_local_pages
+    advance(s, freed * s.zone[Z_COST + C_FREE_PAGE], T_COMPACT)
+    return np.int64(0)
+
+
+@mm_jit
+def compact_zone(s, cpu, order, gfp, mode, alloc_flags, kind):
+    """``compact_zone`` (v5.9) for one compact_control. Returns a compact_result.
+
+    ``kind`` says who compacts (``CC_DIRECT``, ``CC_PROACTIVE``): a direct
+    compactor's capture_control is set up by the caller (``try_to_compact_pages``) and stops
+    the scan once it holds a block; proactive compaction (order -1) scans the whole zone
+    ignoring the skip bits until the fragmentation score falls to its low watermark.
+    """
     ret = compaction_suitable(s, order, alloc_flags)
     if ret == COMPACT_SUCCESS_R or ret == COMPACT_SKIPPED:
         return ret
     if compaction_restarting(s, order):
-        s.pb_skip[:] = 0  # __reset_isolation_suitable
+        reset_isolation_suitable(s)
     migratetype = gfp_migratetype(gfp)
     n = s.zone[Z_NR_PAGES]
     pbn = pageblock_nr_pages(s)
     sync = 1 if mode != MIGRATE_ASYNC else 0
-    migrate_pfn = s.zone[Z_COMPACT_CACHED_MIGRATE + sync]
-    if s.zone[Z_COMPACT_CACHED_FREE] <= 0 or s.zone[Z_COMPACT_CACHED_FREE] >= n:
+    ignore_skip_hint = kind == CC_PROACTIVE
+    if kind == CC_PROACTIVE:  # whole_zone
+        migrate_pfn = np.int64(0)
         s.zone[Z_COMPACT_CACHED_FREE] = (n - 1) & ~(pbn - 1)
+    else:
+        migrate_pfn = s.zone[Z_COMPACT_CACHED_MIGRATE + sync]
+        if s.zone[Z_COMPACT_CACHED_FREE] <= 0 or s.zone[Z_COMPACT_CACHED_FREE] >= n:
+            s.zone[Z_COMPACT_CACHED_FREE] = (n - 1) & ~(pbn - 1)
     whole_zone = migrate_pfn <= 0
-    chunk = np.int64(1) << order
+    chunk = np.int64(1) << max(order, 0)
+    last_migrated_pfn = np.int64(0)
     while True:
-        ret = compact_finished(s, order, migratetype, migrate_pfn, mode)
+        if s.zone[Z_COMPACT_CACHED_FREE] <= migrate_pfn:  # compact_scanners_met
+            ret = COMPACT_COMPLETE
+            break
+        ret = compact_finished(s, order, migratetype, migrate_pfn, kind)
         if ret != COMPACT_CONTINUE:
             break
         block_end = min((migrate_pfn & ~(pbn - 1)) + pbn, n)
         pb = migrate_pfn >> pageblock_order(s)
-        if s.pb_skip[pb] or not suitable_migration_source(s, migrate_pfn, mode, migratetype):
+        if (s.pb_skip[pb] and not ignore_skip_hint) or not suitable_migration_source(
+            s, migrate_pfn, mode, migratetype, kind
+        ):
             migrate_pfn = block_end
+            last_migrated_pfn = compact_check_drain(s, cpu, order, migrate_pfn, last_migrated_pfn)
             continue
         low = migrate_pfn
         next_pfn = isolate_migratepages_block(s, low, block_end, mode, gfp)
-        s.zone[COMPACT_MIGRATE_SCANNED] += next_pfn - low
-        advance(s, (next_pfn - low) * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+        scanned = next_pfn - low
+        s.zone[COMPACT_MIGRATE_SCANNED] += scanned
+        advance(s, scanned * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
         migrate_pfn = next_pfn
-        if nr_migratepages(s) == 0:
+        if nr_migratepages(s) == 0:  # ISOLATE_NONE
             if migrate_pfn >= block_end:
                 s.pb_skip[pb] = 1  # nothing isolated in this pageblock
-            continue
-        s.zone[COMPACT_ISOLATED] += nr_migratepages(s)
-        if not isolate_freepages(s, migrate_pfn, nr_migratepages(s)):
-            putback_movable_pages(s, cpu)
-            ret = COMPACT_COMPLETE
-            break
-        err = migrate_pages(s, cpu, mode, True)
-        if err != 0:
-            putback_movable_pages(s, cpu)
-            if err == -ENOMEM and s.zone[Z_COMPACT_CACHED_FREE] > migrate_pfn:
-                ret = COMPACT_CONTENDED
+        else:
+            last_migrated_pfn = max(low, np.int64(1))  # ISOLATE_SUCCESS
+            s.zone[COMPACT_ISOLATED] += nr_migratepages(s)
+            if not isolate_freepages(s, migrate_pfn, nr_migratepages(s), ignore_skip_hint):
+                putback_movable_pages(s, cpu)
+                ret = COMPACT_COMPLETE
                 break
-            if mode == MIGRATE_ASYNC:
-                # skip the rest of the order-aligned chunk that failed
-                migrate_pfn = ((migrate_pfn - 1) | (chunk - 1)) + 1
-        lru_add_drain_cpu(s, cpu)
+            err = migrate_pages(s, cpu, mode, True)
+            if err != 0:
+                putback_movable_pages(s, cpu)
+                if err == -ENOMEM and s.zone[Z_COMPACT_CACHED_FREE] > migrate_pfn:
+                    ret = COMPACT_CONTENDED
+                    break
+                if kind == CC_DIRECT and mode == MIGRATE_ASYNC:
+                    # skip the rest of the order-aligned chunk that failed
+                    migrate_pfn = ((migrate_pfn - 1) | (chunk - 1)) + 1
+                    last_migrated_pfn = 0  # draining pcplists is useless in this case
+        last_migrated_pfn = compact_check_drain(s, cpu, order, migrate_pfn, last_migrated_pfn)
+        if s.zone[Z_CAPTURE_PFN] != NO_PAGE and kind == CC_DIRECT:
+            ret = COMPACT_SUCCESS_R  # a page has been captured
+            break
     release_freepages(s)
     if ret == COMPACT_COMPLETE:
         # scanners met: restart from the zone's ends next time (reset_cached_positions)
         s.zone[Z_COMPACT_CACHED_MIGRATE] = 0
         s.zone[Z_COMPACT_CACHED_MIGRATE + 1] = 0
         s.zone[Z_COMPACT_CACHED_FREE] = (n - 1) & ~(pbn - 1)
-        s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] = 1
+        if kind == CC_DIRECT:
+            s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] = 1
         if not whole_zone:
             ret = COMPACT_PARTIAL_SKIPPED
     else:
@@ -406,19 +502,34 @@ def compact_zone(s, cpu, order, gfp, mode, alloc_flags):
 
 @mm_jit
 def try_to_compact_pages(s, cpu, gfp, order, alloc_flags, prio):
-    """``try_to_compact_pages`` (v5.9) for the one zone (skipped with ``ABLATE_COMPACTION``)."""
+    """``try_to_compact_pages`` (v5.9) for the one zone (skipped with ``ABLATE_COMPACTION``),
+    with the calling task's ``capture_control`` set while it compacts.
+
+    Returns ``(compact_result, captured pfn or -1)``.
+    """
     if s.zone[Z_ABLATE] & ABLATE_COMPACTION:
-        return COMPACT_SKIPPED
+        return COMPACT_SKIPPED, np.int64(NO_PAGE)
     if prio > MIN_COMPACT_PRIORITY and compaction_deferred(s, order):
         s.zone[COMPACT_DEFERRED] += 1
-        return COMPACT_DEFERRED_R
+        return COMPACT_DEFERRED_R, np.int64(NO_PAGE)
     mode = MIGRATE_ASYNC if prio == COMPACT_PRIO_ASYNC else MIGRATE_SYNC_LIGHT
-    status = compact_zone(s, cpu, order, gfp, mode, alloc_flags)
-    if prio != COMPACT_PRIO_ASYNC and (
+    s.zone[Z_CAPTURE_ORDER] = order  # compact_zone_order: current->capture_control = &capc
+    s.zone[Z_CAPTURE_PFN] = NO_PAGE
+    status = compact_zone(s, cpu, order, gfp, mode, alloc_flags, CC_DIRECT)
+    captured = s.zone[Z_CAPTURE_PFN]
+    s.zone[Z_CAPTURE_ORDER] = -1
+    s.zone[Z_CAPTURE_PFN] = NO_PAGE
+    if captured != NO_PAGE:
+        s.zone[SIM_COMPACT_CAPTURE] += 1
+        status = COMPACT_SUCCESS_R
+    if status == COMPACT_SUCCESS_R:
+        # the allocation will probably succeed here; the caller resets for good if it does
+        compaction_defer_reset(s, order, False)
+    elif prio != COMPACT_PRIO_ASYNC and (
         status == COMPACT_COMPLETE or status == COMPACT_PARTIAL_SKIPPED
     ):
         defer_compaction(s, order)
-    return status
+    return status, captured
 
 
 @mm_jit
@@ -429,12 +540,16 @@ def alloc_pages_direct_compact(s, cpu, gfp, order, migratetype, alloc_flags, pri
     """
     if order == 0:
         return np.int64(NO_PAGE), COMPACT_SKIPPED
-    result = try_to_compact_pages(s, cpu, gfp, order, alloc_flags, prio)
+    result, pfn = try_to_compact_pages(s, cpu, gfp, order, alloc_flags, prio)
     if result == COMPACT_SKIPPED:
         return np.int64(NO_PAGE), result
     s.zone[COMPACT_STALL] += 1
-    pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
     if pfn != NO_PAGE:
+        prep_new_page(s, pfn, order)  # the captured page
+    else:
+        pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+    if pfn != NO_PAGE:
+        s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] = 0
         compaction_defer_reset(s, order, True)
         s.zone[COMPACT_SUCCESS] += 1
         return pfn, result
@@ -443,21 +558,43 @@ def alloc_pages_direct_compact(s, cpu, gfp, order, migratetype, alloc_flags, pri
 
 
 @mm_jit
-def should_compact_retry(s, order, result, prio, retries):
-    """``should_compact_retry`` (v5.9). Returns ``(retry, prio, retries)``."""
-    if result == COMPACT_SKIPPED or result == COMPACT_DEFERRED_R:
-        # compaction_needs_reclaim / compaction was deferred: not a retry reason here
-        pass
-    elif result == COMPACT_COMPLETE or result == COMPACT_PARTIAL_SKIPPED:
-        pass  # compaction_failed: maybe raise the priority below
+def compaction_zonelist_suitable(s, order, alloc_flags):
+    """``compaction_zonelist_suitable`` (v5.9): would ``__compaction_suitable`` pass if reclaim
+    freed a share (1/order) of the reclaimable pages?"""
+    available = zone_reclaimable_pages(s) // order + s.zone[NR_FREE_PAGES]
+    if order > PAGE_ALLOC_COSTLY_ORDER:
+        watermark = s.zone[Z_WMARK + 1]
     else:
-        # compaction_withdrawn or made progress
+        watermark = s.zone[Z_WMARK]
+    watermark += np.int64(2) << order
+    return zone_watermark_ok_(s, 0, watermark, ALLOC_CMA, available)
+
+
+@mm_jit
+def should_compact_retry(s, order, alloc_flags, result, prio, retries):
+    """``should_compact_retry`` (v5.9), as written: progress (SUCCESS) counts a retry; a failed
+    compaction (COMPLETE) or one that withdrew (DEFERRED, CONTENDED, PARTIAL_SKIPPED) may only
+    raise the priority; one skipped for want of order-0 pages retries while
+    ``compaction_zonelist_suitable`` says reclaim could help; anything else retries up to
+    ``MAX_COMPACT_RETRIES`` (a quarter for costly orders). Returns ``(retry, prio, retries)``."""
+    if order == 0:
+        return False, prio, retries
+    if result == COMPACT_SUCCESS_R:  # compaction_made_progress
         retries += 1
+    if result == COMPACT_SKIPPED:  # compaction_needs_reclaim
+        return compaction_zonelist_suitable(s, order, alloc_flags), prio, retries
+    if not (
+        result == COMPACT_COMPLETE  # compaction_failed
+        or result == COMPACT_DEFERRED_R  # compaction_withdrawn ...
+        or result == COMPACT_CONTENDED
+        or result == COMPACT_PARTIAL_SKIPPED
+    ):
         max_retries = MAX_COMPACT_RETRIES
         if order > PAGE_ALLOC_COSTLY_ORDER:
             max_retries //= 4
         if retries <= max_retries:
             return True, prio, retries
+    # check_priority
     min_priority = MIN_COMPACT_PRIORITY
     if order > PAGE_ALLOC_COSTLY_ORDER:
         min_priority = MIN_COMPACT_COSTLY_PRIORITY
@@ -533,7 +670,7 @@ def alloc_pages_compact(s, cpu, gfp, order):
             continue
         if progress > 0:
             retry, prio, compaction_retries = should_compact_retry(
-                s, order, result, prio, compaction_retries
+                s, order, alloc_flags, result, prio, compaction_retries
             )
             if retry:
                 continue

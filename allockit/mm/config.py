@@ -64,6 +64,8 @@ class MachineConfig(BaseModel):
     watermark_scale_factor: int = 10
     watermark_boost_factor: int = 15000
     min_free_kbytes: int | None = None  # None: computed as the kernel does at boot
+    # sysctl vm.compaction_proactiveness: the kernel's default (mm/compaction.c, v5.9+)
+    compaction_proactiveness: int = 20
 
     @field_validator("ram", "cma_size", "kernel_reserved", mode="before")
     @classmethod
@@ -91,6 +93,13 @@ class MachineConfig(BaseModel):
     def _wsf(cls, v: int) -> int:
         if not 1 <= v <= 1000:  # sysctl vm.watermark_scale_factor range (v5.9)
             raise ValueError(f"machine.watermark_scale_factor: {v}; allowed: 1..1000")
+        return v
+
+    @field_validator("compaction_proactiveness")
+    @classmethod
+    def _proactiveness(cls, v: int) -> int:
+        if not 0 <= v <= 100:  # sysctl vm.compaction_proactiveness range (v5.9)
+            raise ValueError(f"machine.compaction_proactiveness: {v}; allowed: 0..100")
         return v
 
     @field_validator("watermark_boost_factor", "memmap_bytes_per_page")

@@ -223,6 +223,9 @@ ABLATE_PAGEVEC = 1  # lru_cache_add puts a page straight on the LRU (no pagevec 
 ABLATE_KSWAPD = 2  # kswapd is never woken (only direct reclaim frees memory)
 ABLATE_COMPACTION = 4  # the slow path skips direct compaction (COMPACT_SKIPPED)
 
+# kcompactd's wait between fragmentation-score checks (mm/compaction.c, v5.9)
+HPAGE_FRAG_CHECK_INTERVAL_NS = 500 * 1000 * 1000  # HPAGE_FRAG_CHECK_INTERVAL_MSEC
+
 # Errnos as the kernel returns them (negative).
 EINTR = 4
 EAGAIN = 11

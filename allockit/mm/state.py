@@ -120,8 +120,15 @@ Z_KSWAPD_FAILURES = 44  # pgdat->kswapd_failures
 Z_ABLATE = 45  # kernel mechanisms switched off for an ablation study (constants.ABLATE_*)
 Z_NONRESIDENT_AGE = 46  # lruvec->nonresident_age (workingset.py)
 Z_REFAULTS_FILE = 47  # lruvec->refaults[1]: WORKINGSET_ACTIVATE_FILE at the last snapshot
-NR_ZONE_FIELDS = 48
-Z_NR_FREE = 48  # free_area[order].nr_free, MAX_ORDER entries
+# the calling task's capture_control while it compacts directly (compaction.py)
+Z_CAPTURE_ORDER = 48  # capc->cc->order, or -1: no capture_control
+Z_CAPTURE_PFN = 49  # capc->page: the captured block, or -1
+# kcompactd (kcompactd.py)
+Z_KCOMPACTD_NEXT = 50  # when kcompactd's wait times out next (ns)
+Z_PROACTIVE_DEFER = 51  # kcompactd's proactive_defer: timeouts still to skip
+Z_COMPACTION_PROACTIVENESS = 52  # sysctl vm.compaction_proactiveness
+NR_ZONE_FIELDS = 53
+Z_NR_FREE = 53  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
 Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)
 Z_COST = Z_TIME + NR_TIME_CATEGORIES  # cost constants (constants.C_*)
@@ -241,6 +248,8 @@ def allocate_state(
     state.zone[Z_NR_CPUS] = nr_cpus
     state.zone[Z_PAGEVEC] = Z_PCP_COUNT + nr_cpus
     state.zone[Z_NR_OBJ] = state.obj_pfn.shape[0]
+    state.zone[Z_CAPTURE_ORDER] = -1
+    state.zone[Z_CAPTURE_PFN] = -1
     return state
 
 

@@ -75,6 +75,9 @@ from .pcp import free_unref_page
 from .state import (
     Z_ABLATE,
     Z_CLOCK,
+    Z_COMPACT_BLOCKSKIP_FLUSH,
+    Z_COMPACT_CACHED_FREE,
+    Z_COMPACT_CACHED_MIGRATE,
     Z_COST,
     Z_EV_HEAD,
     Z_IN_BG,
@@ -84,6 +87,8 @@ from .state import (
     Z_KSWAPD_LAST,
     Z_KSWAPD_PRIORITY,
     Z_KSWAPD_RECLAIMED,
+    Z_NR_PAGES,
+    Z_PAGEBLOCK_ORDER,
     Z_RECLAIM_DRY_CLOCK,
     Z_RECLAIM_DRY_COST,
     Z_RECLAIM_DRY_HEAD,
@@ -409,15 +414,33 @@ def pgdat_balanced(s):
 
 
 @mm_jit
+def reset_isolation_suitable(s):
+    """``__reset_isolation_suitable`` (v5.9 mm/compaction.c; here because compaction builds on
+    this module): only if a full direct compaction finished since the last reset
+    (``compact_blockskip_flush``), clear every pageblock's skip bit and restart both scanners
+    at the zone's ends (the kernel starts them at the first block with LRU or free pages)."""
+    if s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] == 0:
+        return
+    s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] = 0
+    s.pb_skip[:] = 0
+    s.zone[Z_COMPACT_CACHED_MIGRATE] = 0
+    s.zone[Z_COMPACT_CACHED_MIGRATE + 1] = 0
+    pbn = np.int64(1) << s.zone[Z_PAGEBLOCK_ORDER]
+    s.zone[Z_COMPACT_CACHED_FREE] = (s.zone[Z_NR_PAGES] - 1) & ~(pbn - 1)
+
+
+@mm_jit
 def balance_pgdat_end(s, loop_ended):
     """The end of ``balance_pgdat``: a priority loop that ended (not left balanced) without
     reclaiming anything counts a failure; ``out:`` clears the boost; kswapd sleeps if the
-    zone is balanced (``prepare_kswapd_sleep``) or hopeless, else balances again."""
+    zone is balanced (``prepare_kswapd_sleep``) or hopeless, first clearing compaction's skip
+    bits (``reset_isolation_suitable``), else balances again."""
     if loop_ended and s.zone[Z_KSWAPD_RECLAIMED] == 0:
         s.zone[Z_KSWAPD_FAILURES] += 1
     s.zone[Z_WATERMARK_BOOST] = 0
     snapshot_refaults(s)
     if pgdat_balanced(s) or s.zone[Z_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES:
+        reset_isolation_suitable(s)  # kswapd_try_to_sleep, once prepare_kswapd_sleep holds
         s.zone[Z_KSWAPD_ACTIVE] = 0
     else:
         balance_pgdat_start(s)

@@ -82,9 +82,12 @@ VMSTAT_NAMES = (
     # refault detection (mm/workingset.c, node stat items)
     "workingset_refault_file",
     "workingset_activate_file",
+    # compaction (mm/compaction.c)
+    "sim_proactive_compact",  # proactive_compact_node runs (no vmstat line in v5.9)
+    "sim_compact_capture",  # a direct compactor captured its block (compaction_capture)
 )
 
-VMSTAT_BASE = 59  # first counter's offset in MachineState.zone (state.py checks the layout)
+VMSTAT_BASE = 64  # first counter's offset in MachineState.zone (state.py checks the layout)
 
 NR_FREE_PAGES = VMSTAT_BASE + 0
 NR_FREE_CMA_PAGES = VMSTAT_BASE + 1
@@ -148,5 +151,7 @@ PGACTIVATE = VMSTAT_BASE + 58
 PGDEACTIVATE = VMSTAT_BASE + 59
 WORKINGSET_REFAULT_FILE = VMSTAT_BASE + 60
 WORKINGSET_ACTIVATE_FILE = VMSTAT_BASE + 61
+SIM_PROACTIVE_COMPACT = VMSTAT_BASE + 62
+SIM_COMPACT_CAPTURE = VMSTAT_BASE + 63
 
 NR_VMSTAT_ITEMS = len(VMSTAT_NAMES)

@@ -68,7 +68,6 @@ from ..mm.background import (
     PK_FILE,
     PK_KERNEL,
     PK_SLAB,
-    run_background,
 )
 from ..mm.config import ConfigError
 from ..mm.constants import (
@@ -78,6 +77,7 @@ from ..mm.constants import (
     REF_GUP,
     REF_JOURNAL,
 )
+from ..mm.kcompactd import run_machine
 from ..mm.state import EVENT_DTYPE, Z_CMA_COUNT
 from ..mm.vmstat import NR_FREE_CMA_PAGES
 from ..params import kbuild_constants
@@ -360,7 +360,7 @@ def start_when(s, kb: Kbuild) -> int:
         t + step <= kb.t_start + kb.start_wait_ns
     ):
         t += step
-        run_background(s, t)
+        run_machine(s, t)
     return t
 
 
