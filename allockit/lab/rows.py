@@ -43,22 +43,32 @@ def lru_state(kbs: dict[str, int]) -> dict[str, int]:
     }
 
 
-def free_shape(m: dict[str, Any]) -> dict[str, int]:
+def free_shape(m: dict[str, Any]) -> dict[str, Any]:
     """Free blocks per order (``free_blocks_o<k>``, /proc/buddyinfo) and pageblocks per
-    migratetype (``pageblocks_<type>``, /proc/pagetypeinfo), summed over the zones, from a
-    meminfo line's ``freeblocks_<zone>_o<k>`` and ``pageblocks_<zone>_<type>`` fields (guests
-    that print them)."""
-    out: dict[str, int] = {}
+    migratetype (``pageblocks_<type>``, /proc/pagetypeinfo) of the zone the simulator's one zone
+    stands for, from a meminfo line's ``freeblocks_<zone>_o<k>`` and
+    ``pageblocks_<zone>_<type>`` fields (guests that print them), and that zone's name
+    (``shape_zone``).
+
+    That zone is the guest's largest (most pageblocks): DMA32 up to 4 GiB, Normal above, as
+    the machine config's ``zone: auto`` picks it. The small zones below it (the 16 MiB DMA zone)
+    are not modelled, so their free blocks are left out rather than added to the big zone's.
+    """
+    per_zone: dict[str, dict[str, int]] = {}
     for k, v in m.items():
         parts = k.split("_")
         if parts[0] == "freeblocks" and len(parts) == 3:
-            col = f"free_blocks_{parts[2]}"
+            per_zone.setdefault(parts[1], {})[f"free_blocks_{parts[2]}"] = int(v)
         elif parts[0] == "pageblocks" and len(parts) == 3:
-            col = f"pageblocks_{parts[2]}"
-        else:
-            continue
-        out[col] = out.get(col, 0) + int(v)
-    return out
+            per_zone.setdefault(parts[1], {})[f"pageblocks_{parts[2]}"] = int(v)
+    if not per_zone:
+        return {}
+
+    def pageblocks(zone: str) -> int:
+        return sum(v for k, v in per_zone[zone].items() if k.startswith("pageblocks_"))
+
+    zone = max(per_zone, key=pageblocks)
+    return {"shape_zone": zone, **per_zone[zone]}
 
 
 # --- calibration ----------------------------------------------------------------------------
