@@ -37,10 +37,12 @@ MECHANISMS = {
     "rate and per-call isolation/drain cost (mm/cma.py, mm/drain.py)",
     "cma_many": "fixed cost per cma_alloc call: pageblock isolation, drain_all_pages and "
     "lru_add_drain_all IPIs (params/costs.yaml drain costs, mm/drain.py)",
-    "buddy_compaction": "GFP_KERNEL order-4 from non-CMA memory: direct compaction and "
-    "reclaim success (mm/compaction.py: linear scanners, no capture, no kcompactd)",
+    "buddy_compaction": "GFP_KERNEL order-4 from non-CMA memory: the free memory above the "
+    "min watermark, then one reclaim and compaction round (kswapd's balance point: the model "
+    "has no ZONE_DMA, whose balance stops the kernel's kswapd; mm/vmscan.py pgdat_balanced)",
     "buddy_compaction_movable": "movable order-4 allocations may take CMA pageblocks "
-    "(the CMA balancing rule in __rmqueue, mm/page_alloc.py) and compaction",
+    "(the CMA balancing rule in __rmqueue, mm/page_alloc.py), compaction and the retry rules "
+    "(mm/compaction.py should_compact_retry; the free-memory level and shape they meet)",
 }
 
 # Thresholds for calling two sides different (10 trials a side: coarse on purpose).
@@ -69,14 +71,19 @@ def load_lab(path: str | Path = DATA_DIR, complete_only: bool = True) -> pd.Data
     files = sorted(Path(path).glob("*.parquet"))
     if not files:
         raise ValueError(f"lab data: no *.parquet under {path}; run `allockit lab run` first")
-    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    if "warm_active_file_pages" not in df.columns and "meminfo_Active_file_kb" in df.columns:
-        # runs recorded before the LRU lists were compared: derive them from their meminfo
-        kbs = {k: df[f"meminfo_{k}_kb"] for k in ("Active_file", "Inactive_file")}
-        df = df.assign(**lru_state(kbs))
+    df = pd.concat([_with_lru_state(pd.read_parquet(f)) for f in files], ignore_index=True)
     if complete_only:
         df = df[usable(df)].reset_index(drop=True)
     return df
+
+
+def _with_lru_state(df: pd.DataFrame) -> pd.DataFrame:
+    """A run's rows with the guest's LRU lists (``warm_active_file_pages``, ...): runs
+    recorded before the LRU lists were compared get them from their meminfo columns."""
+    if "warm_active_file_pages" in df.columns or "meminfo_Active_file_kb" not in df.columns:
+        return df
+    kbs = {k: df[f"meminfo_{k}_kb"] for k in ("Active_file", "Inactive_file")}
+    return df.assign(**lru_state(kbs))
 
 
 def guest_page_cache_fill(rows: pd.DataFrame) -> float | None:
