@@ -226,8 +226,10 @@ def fragmentation_index(s, order):
 
 
 @mm_jit
-def compaction_suitable(s, order, alloc_flags):
-    """``compaction_suitable`` (v5.9) for the one zone."""
+def compaction_suitable_(s, order, alloc_flags, wmark_target):
+    """``__compaction_suitable`` (v5.9): success if the order's watermark already holds; skip
+    unless ``wmark_target`` free pages (CMA counted) exceed the low watermark (costly orders;
+    else the min watermark) plus ``compact_gap`` (2 << order) for the migration targets."""
     if order == -1:
         return COMPACT_CONTINUE  # is_via_compact_memory
     if zone_watermark_ok(s, order, wmark_pages(s, alloc_flags & 3), alloc_flags):
@@ -237,13 +239,22 @@ def compaction_suitable(s, order, alloc_flags):
     else:
         watermark = s.zone[Z_WMARK]
     watermark += np.int64(2) << order  # compact_gap
-    if not zone_watermark_ok_(s, 0, watermark, ALLOC_CMA, s.zone[NR_FREE_PAGES]):
+    if not zone_watermark_ok_(s, 0, watermark, ALLOC_CMA, wmark_target):
         return COMPACT_SKIPPED
-    if order > PAGE_ALLOC_COSTLY_ORDER:
+    return COMPACT_CONTINUE
+
+
+@mm_jit
+def compaction_suitable(s, order, alloc_flags):
+    """``compaction_suitable`` (v5.9) for the one zone: ``__compaction_suitable`` with the
+    zone's free pages; for costly orders skip when the fragmentation index says "lack of
+    memory" (0..500)."""
+    ret = compaction_suitable_(s, order, alloc_flags, s.zone[NR_FREE_PAGES])
+    if ret == COMPACT_CONTINUE and order > PAGE_ALLOC_COSTLY_ORDER:
         fragindex = fragmentation_index(s, order)
         if 0 <= fragindex <= SYSCTL_EXTFRAG_THRESHOLD:
             return COMPACT_SKIPPED  # COMPACT_NOT_SUITABLE_ZONE, reported as skipped
-    return COMPACT_CONTINUE
+    return ret
 
 
 # --- the fragmentation score (proactive compaction) --------------------------------------------
@@ -562,12 +573,7 @@ def compaction_zonelist_suitable(s, order, alloc_flags):
     """``compaction_zonelist_suitable`` (v5.9): would ``__compaction_suitable`` pass if reclaim
     freed a share (1/order) of the reclaimable pages?"""
     available = zone_reclaimable_pages(s) // order + s.zone[NR_FREE_PAGES]
-    if order > PAGE_ALLOC_COSTLY_ORDER:
-        watermark = s.zone[Z_WMARK + 1]
-    else:
-        watermark = s.zone[Z_WMARK]
-    watermark += np.int64(2) << order
-    return zone_watermark_ok_(s, 0, watermark, ALLOC_CMA, available)
+    return compaction_suitable_(s, order, alloc_flags, available) != COMPACT_SKIPPED
 
 
 @mm_jit
