@@ -311,3 +311,18 @@ def test_shape_table_compares_free_blocks_and_pageblocks_where_the_guest_has_eno
     assert table.loc["free_blocks_o0", "kernel"] == 110
     assert table["close"].tolist() == [False, True, True]  # 300 vs 110; o9: the guest has < 10
     assert compare.shape_table(lab.drop(columns=list(sim.columns)), sim).empty
+
+
+def test_busy_spread_gives_each_side_its_distribution():
+    """busy_spread: min / median / mean / max and the share of trials that never slid, per
+    strategy and side; a strategy missing on one side is left out."""
+    lab = pd.DataFrame({"strategy": ["a"] * 4 + ["b"] * 2,
+                        "sim_cma_alloc_retry": [0, 0, 50, 90, 7, 9]})
+    sim = pd.DataFrame({"strategy": ["a"] * 5, "sim_cma_alloc_retry": [0, 0, 0, 50, 100]})
+    t = compare.busy_spread(lab, sim)
+    assert list(t.index) == ["a"]
+    row = t.loc["a"]
+    assert (row["kernel_min"], row["kernel_median"], row["kernel_mean"], row["kernel_max"]) == (
+        0, 25, 35, 90)  # fmt: skip
+    assert row["kernel_zero_share"] == 0.5 and row["simulation_zero_share"] == 0.6
+    assert (row["simulation_median"], row["simulation_mean"]) == (0, 30)

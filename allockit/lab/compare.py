@@ -232,6 +232,24 @@ def side_by_side(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
     return a.join(b, how="inner")
 
 
+def busy_spread(lab: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    """Busy retries (slides) per strategy on each side, as distributions: min / median / mean
+    / max and the share of trials that never slid. A side whose trials slide either not at all
+    or some tens of times (one pinned page in the window's way) has a median that one trial
+    moves from 0 to tens; the mean and the zero share say more."""
+    out = {}
+    for side, df in (("kernel", lab), ("simulation", sim)):
+        g = df.groupby("strategy", sort=False)["sim_cma_alloc_retry"]
+        out |= {
+            f"{side}_min": g.min(),
+            f"{side}_median": g.median(),
+            f"{side}_mean": g.mean().round(1),
+            f"{side}_max": g.max(),
+            f"{side}_zero_share": g.apply(lambda x: float((x == 0).mean())).round(2),
+        }
+    return pd.DataFrame(out).dropna()
+
+
 def orderings(table: pd.DataFrame) -> pd.DataFrame:
     """Rank strategies on each side: higher success rate first, then lower median latency."""
     out = {}
