@@ -350,7 +350,8 @@ def start_when(s, kb: Kbuild) -> int:
     """When the strategy starts on machine ``s``, run up to ``kb.t_start``: at once, or with
     a start condition as the lab's ``wait_low`` waits before each experiment: check free CMA
     against ``start_cma_free_pct`` of the area, and while it is above, let the machine run one
-    more poll interval, up to ``start_wait_ns``. Runs the background up to the time returned."""
+    more poll interval, up to ``start_wait_ns``. Runs the machine (``run_machine``: the
+    background, kswapd and kcompactd) up to the time returned."""
     if kb.start_cma_free_pct <= 0:
         return kb.t_start
     cma = int(s.zone[Z_CMA_COUNT])
