@@ -106,7 +106,12 @@ from .state import (
     Z_PCP_COUNT,
     Z_WMARK,
 )
-from .vmscan import reset_isolation_suitable, zone_reclaimable_pages
+from .vmscan import (
+    free_scanner_start,
+    reset_cached_positions,
+    reset_isolation_suitable,
+    zone_reclaimable_pages,
+)
 from .vmstat import (
     COMPACT_DEFERRED,
     COMPACT_FAIL,
@@ -443,11 +448,11 @@ def compact_zone(s, cpu, order, gfp, mode, alloc_flags, kind):
     ignore_skip_hint = kind == CC_PROACTIVE
     if kind == CC_PROACTIVE:  # whole_zone
         migrate_pfn = np.int64(0)
-        s.zone[Z_COMPACT_CACHED_FREE] = (n - 1) & ~(pbn - 1)
+        s.zone[Z_COMPACT_CACHED_FREE] = free_scanner_start(s)
     else:
         migrate_pfn = s.zone[Z_COMPACT_CACHED_MIGRATE + sync]
         if s.zone[Z_COMPACT_CACHED_FREE] <= 0 or s.zone[Z_COMPACT_CACHED_FREE] >= n:
-            s.zone[Z_COMPACT_CACHED_FREE] = (n - 1) & ~(pbn - 1)
+            s.zone[Z_COMPACT_CACHED_FREE] = free_scanner_start(s)
     whole_zone = migrate_pfn <= 0
     chunk = np.int64(1) << max(order, 0)
     last_migrated_pfn = np.int64(0)
@@ -498,10 +503,7 @@ def compact_zone(s, cpu, order, gfp, mode, alloc_flags, kind):
             break
     release_freepages(s)
     if ret == COMPACT_COMPLETE:
-        # scanners met: restart from the zone's ends next time (reset_cached_positions)
-        s.zone[Z_COMPACT_CACHED_MIGRATE] = 0
-        s.zone[Z_COMPACT_CACHED_MIGRATE + 1] = 0
-        s.zone[Z_COMPACT_CACHED_FREE] = (n - 1) & ~(pbn - 1)
+        reset_cached_positions(s)  # scanners met: restart from the zone's ends next time
         if kind == CC_DIRECT:
             s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] = 1
         if not whole_zone:

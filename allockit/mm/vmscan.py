@@ -46,6 +46,7 @@ direct reclaim charges the calling task (``T_RECLAIM``).
 
 import numpy as np
 
+from .buddy import pageblock_nr_pages
 from .clock import charge
 from .constants import (
     ABLATE_KSWAPD,
@@ -88,7 +89,6 @@ from .state import (
     Z_KSWAPD_PRIORITY,
     Z_KSWAPD_RECLAIMED,
     Z_NR_PAGES,
-    Z_PAGEBLOCK_ORDER,
     Z_RECLAIM_DRY_CLOCK,
     Z_RECLAIM_DRY_COST,
     Z_RECLAIM_DRY_HEAD,
@@ -413,20 +413,34 @@ def pgdat_balanced(s):
     return s.zone[NR_FREE_PAGES] - s.zone[NR_FREE_CMA_PAGES] >= target
 
 
+# --- compaction's per-zone scanner state (v5.9 mm/compaction.c), here because compaction
+# builds on this module and kswapd resets it
+@mm_jit_inline
+def free_scanner_start(s):
+    """``pageblock_start_pfn(zone_end_pfn(zone) - 1)``: where compaction's free scanner
+    starts, at the zone's last pageblock."""
+    return (s.zone[Z_NR_PAGES] - 1) & ~(pageblock_nr_pages(s) - 1)
+
+
+@mm_jit
+def reset_cached_positions(s):
+    """``reset_cached_positions``: both compaction scanners restart at the zone's ends."""
+    s.zone[Z_COMPACT_CACHED_MIGRATE] = 0
+    s.zone[Z_COMPACT_CACHED_MIGRATE + 1] = 0
+    s.zone[Z_COMPACT_CACHED_FREE] = free_scanner_start(s)
+
+
 @mm_jit
 def reset_isolation_suitable(s):
-    """``__reset_isolation_suitable`` (v5.9 mm/compaction.c; here because compaction builds on
-    this module): only if a full direct compaction finished since the last reset
-    (``compact_blockskip_flush``), clear every pageblock's skip bit and restart both scanners
-    at the zone's ends (the kernel starts them at the first block with LRU or free pages)."""
+    """``__reset_isolation_suitable``: only if a full direct compaction finished since the
+    last reset (``compact_blockskip_flush``), clear every pageblock's skip bit and restart both
+    scanners at the zone's ends (the kernel starts them at the first block with LRU or free
+    pages)."""
     if s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] == 0:
         return
     s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] = 0
     s.pb_skip[:] = 0
-    s.zone[Z_COMPACT_CACHED_MIGRATE] = 0
-    s.zone[Z_COMPACT_CACHED_MIGRATE + 1] = 0
-    pbn = np.int64(1) << s.zone[Z_PAGEBLOCK_ORDER]
-    s.zone[Z_COMPACT_CACHED_FREE] = (s.zone[Z_NR_PAGES] - 1) & ~(pbn - 1)
+    reset_cached_positions(s)
 
 
 @mm_jit
