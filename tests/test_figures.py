@@ -126,3 +126,53 @@ def test_titles_describe_what_ran():
     sweep = specs.load("params/sweep-cma-size.yaml")
     text = run_description(sweep.base, sweep.trials, tuple(sweep.axes))
     assert "varying CMA" in text and "500M" not in text
+
+
+def with_breakdown(df: pd.DataFrame) -> pd.DataFrame:
+    """Trial rows with a time breakdown: migration and a pcp drain share each call's time."""
+    out = df.assign(nr_elem=4800, t_migrate_ms=df.latency_ms * 0.7,
+                    t_drain_pcp_ms=df.latency_ms * 0.3)
+    for c in ("isolate", "scan", "mutex"):
+        out[f"t_{c}_ms"] = 0.0
+    return out
+
+
+def selected_heading(chart, strategy: str, trial: int) -> str:
+    """The drill-down figure rendered with (strategy, trial) selected, as a click selects it."""
+    spec = chart.to_dict()
+    for p in spec["params"]:
+        if "select" in p:
+            p["value"] = [{"strategy": strategy, "trial": trial}]
+    return vlc.vegalite_to_svg(spec)
+
+
+def test_breakdown_figure_shows_the_selected_call_and_only_it():
+    from allockit.report.figures import median_call
+
+    df = with_breakdown(trial_rows())
+    chart = trial_figures(df, "t", "4,800 order-4 blocks")["breakdown"]
+    spec = chart.to_dict()
+    # a click selects a call by strategy and trial; the static rendering shows the median
+    # call of the first strategy
+    (pick,) = [p for p in spec["params"] if "select" in p]
+    assert pick["select"]["fields"] == ["strategy", "trial"] and pick["select"]["on"] == "click"
+    first = df[df.strategy == "cma_single"].sort_values("latency_ms")
+    median = int(first.trial.iloc[(len(first) - 1) // 2])
+    assert median_call(df) == ("cma_single", median)
+    assert pick["value"] == [{"strategy": "cma_single", "trial": median}]
+    # the detail filters on the selection: another click shows another call and its times
+    for strategy, trial in [("cma_single", median), ("cma_chunked", 4)]:
+        row = df[(df.strategy == strategy) & (df.trial == trial)].iloc[0]
+        svg = selected_heading(chart, strategy, trial)
+        assert f"{strategy}, trial {trial}: {row.got:,}/4,800 blocks" in svg
+        assert f"{row.t_migrate_ms:,.2f}" in svg and f"{row.t_drain_pcp_ms:,.2f}" in svg
+        others = df[(df.strategy != strategy)]
+        assert not [s for s in others.strategy.unique() if f"{s}, trial" in svg]
+    # running and sleeping time are told apart, with a legend
+    drawn = mark_colours(svg)
+    assert {"#0072b2", "#999999"} <= drawn and "sleeps" in svg and "runs" in svg
+
+
+def test_breakdown_figure_needs_the_time_columns():
+    assert "breakdown" not in trial_figures(trial_rows(), "t", "x")
+    assert "breakdown" in trial_figures(with_breakdown(trial_rows()), "t", "x")

@@ -143,7 +143,7 @@ def test_batch_runner_refuses_a_parameter_no_notebook_declares(tmp_path, capsys)
     assert main(["notebooks", "--only", "01", "--params", str(tmp_path / "keyed.yaml"),
                  "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "'trails' is not a parameter of 01-seed-reproduction; allowed: out_dir" in err
+    assert "'trails' is not a parameter of 01-seed-reproduction; allowed: drill, out_dir" in err
     (tmp_path / "flat.yaml").write_text("colour: red\n")
     assert main(["notebooks", "--only", "02", "--params", str(tmp_path / "flat.yaml"),
                  "--out", str(tmp_path / "out")]) == 2

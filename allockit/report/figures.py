@@ -133,7 +133,77 @@ def trial_figures(df: pd.DataFrame, tag: str, what: str) -> dict[str, object]:
         )
         .properties(width=520, height=22 * data.strategy.nunique())
     )
-    return {"latency": lat, "got": got}
+    charts = {"latency": lat, "got": got}
+    if breakdown_columns(df):
+        charts["breakdown"] = breakdown_figure(df, tag, what)
+    return charts
+
+
+def breakdown_columns(df: pd.DataFrame) -> list[str]:
+    """The time-category columns (``t_<category>_ms``) of trial rows, in the simulator's
+    category order."""
+    from ..mm.constants import TIME_CATEGORY_NAMES
+
+    return [f"t_{c}_ms" for c in TIME_CATEGORY_NAMES if f"t_{c}_ms" in df]
+
+
+def breakdown_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Trial rows in long form: one row per (strategy, trial, time category) with the call's
+    simulated time in that category and whether the calling task runs or sleeps in it."""
+    from ..experiment.trial import SLEEP_CATEGORIES
+
+    cols = breakdown_columns(df)
+    long = df[["strategy", "trial", *cols]].melt(
+        id_vars=["strategy", "trial"], value_vars=cols, var_name="category", value_name="ms")
+    long["category"] = long.category.str.slice(2, -3)
+    long["task"] = np.where(long.category.isin(SLEEP_CATEGORIES), "sleeps", "runs")
+    return long
+
+
+def median_call(df: pd.DataFrame) -> tuple[str, int]:
+    """The call a drill-down shows first: the median-latency trial of the first strategy (in
+    the order every figure lists them)."""
+    first = theme.strategy_scale(list(df.strategy)).domain[0]
+    calls = df[df.strategy == first].sort_values(["latency_ms", "trial"])
+    return str(first), int(calls.trial.iloc[(len(calls) - 1) // 2])
+
+
+def breakdown_figure(df: pd.DataFrame, tag: str, what: str):
+    """A drill-down from a call to where its time went: the per-trial latency strip (click a
+    call to select it) above the selected call's simulated time per category. The static
+    rendering (PNG, SVG, an untrusted notebook) shows the first strategy's median call."""
+    import altair as alt
+
+    theme.use()
+    calls = df[["strategy", "trial", "latency_ms", "got", "success"]].copy()
+    calls["latency_ms"] = calls["latency_ms"].clip(lower=LAT_FLOOR_MS)
+    calls["outcome"] = np.where(calls.success, "got every block", "failed")
+    colour = theme.strategy_scale(list(calls.strategy))
+    strategy, trial = median_call(df)
+    pick = alt.selection_point(fields=["strategy", "trial"], on="click", clear=False,
+                               empty=False, value=[{"strategy": strategy, "trial": trial}])
+    strip = (
+        alt.Chart(calls, title=alt.Title(f"Where a call's time goes: {what}",
+                                         subtitle=caption(tag, "click a call to see its time")))
+        .mark_point(size=70, strokeWidth=1.5)
+        .encode(
+            x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, simulated)"),
+            y=alt.Y("strategy:N", title=None, sort=list(colour.domain)),
+            color=alt.Color("strategy:N", scale=colour, legend=None),
+            shape=alt.Shape("outcome:N", title="call", scale=alt.Scale(
+                domain=["got every block", "failed"], range=["circle", "cross"])),
+            fill=alt.condition(alt.datum.success, alt.Color("strategy:N", scale=colour,
+                                                            legend=None),
+                               alt.value("transparent")),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+            size=alt.condition(pick, alt.value(220), alt.value(70)),
+            tooltip=["strategy", "trial", "latency_ms", "got", "outcome"],
+        )
+        .add_params(pick)
+        .properties(width=520, height=22 * calls.strategy.nunique())
+    )
+    detail = call_breakdown_chart(df, pick)
+    return alt.vconcat(strip, detail, spacing=28).resolve_scale(color="independent")
 
 
 def sweep_figures(df: pd.DataFrame, x: str, tag: str, what: str) -> dict[str, object]:
@@ -183,3 +253,34 @@ def sweep_figures(df: pd.DataFrame, x: str, tag: str, what: str) -> dict[str, ob
         x=enc_x, y=alt.Y("latency_median_ms:Q", scale=alt.Scale(type="log")), color=col,
         tooltip=["strategy", x, "latency_median_ms", "latency_p90_ms"])
     return {"success": ok, "latency": band + line}
+
+
+def call_breakdown_chart(df: pd.DataFrame, pick=None):
+    """The simulated time per category of the calls in ``df`` (trial rows), headed by what
+    the call got and how long it took; with ``pick`` (a selection on strategy and trial) only
+    the selected call's."""
+    import altair as alt
+
+    calls = df[["strategy", "trial", "latency_ms", "got", "nr_elem"]]
+    long = breakdown_frame(df).merge(calls, on=["strategy", "trial"])
+    long["label"] = (long.strategy + ", trial " + long.trial.astype(str) + ": "
+                     + long.got.map("{:,}".format) + "/" + long.nr_elem.map("{:,}".format)
+                     + " blocks in " + long.latency_ms.map("{:,.1f}".format) + " ms")
+    order = [c[2:-3] for c in breakdown_columns(df)]
+    base = alt.Chart(long) if pick is None else alt.Chart(long).transform_filter(pick)
+    bars = base.mark_bar().encode(
+        x=alt.X("ms:Q", title="simulated time in the call (ms)", axis=alt.Axis(tickCount=6)),
+        y=alt.Y("category:N", title=None, sort=order),
+        color=alt.Color("task:N", title="the calling task", legend=alt.Legend(orient="bottom"),
+                        scale=alt.Scale(domain=["runs", "sleeps"],
+                                        range=["#0072B2", "#999999"])),
+        tooltip=["strategy", "trial", "category", alt.Tooltip("ms:Q", format=",.3f")],
+    )
+    values = base.mark_text(align="left", dx=3, fontSize=10).encode(
+        x="ms:Q", y=alt.Y("category:N", sort=order), text=alt.Text("ms:Q", format=",.2f"))
+    heading = (
+        base.transform_aggregate(label="min(label)")
+        .mark_text(align="left", fontSize=12, fontWeight="bold")
+        .encode(text="label:N", x=alt.value(0), y=alt.value(-8))
+    )
+    return (bars + values + heading).properties(width=520, height=16 * len(order))

@@ -11,15 +11,19 @@ import pandas as pd
 
 from ..experiment.spec import SweepSpec, load
 from ..experiment.sweep import load_results, manifest, run_sweep, sweep_command
+from ..experiment.trial import trial_memory_maps
 from ..paths import DATA_DIR
 from .figures import (
     aggregate,
+    call_breakdown_chart,
+    median_call,
     run_description,
     save,
     sweep_figures,
     trial_figures,
     x_column,
 )
+from .memmap import memory_map_chart, pageblock_frame
 from .text import sweep_report
 
 FIGURES_DIR = DATA_DIR / "figures"
@@ -81,3 +85,44 @@ class SweepView:
             paths += save(chart, outdir or FIGURES_DIR, f"{self.spec.name}-{name}",
                           self.spec.hash)
         return paths
+
+    def drilldown(self, strategy: str | None = None, trial: int | None = None, point: int = 0,
+                  by: str = "blocker"):
+        """One call of the sweep (by default the one the breakdown figure shows first),
+        re-run from its parameters and seed: where its time went
+        (from its row) above the machine's memory map before the call and after it (its
+        blocks still held), coloured ``by`` "blocker" or "migratetype".
+
+        A trial is a pure function of its parameters and seed, so the re-run must get what
+        the stored row got in the same time; if it does not (results from another version of
+        the model), this raises instead of drawing another machine."""
+        import altair as alt
+
+        df = self.df
+        if strategy is None or trial is None:
+            first, median = median_call(df[df.point_index == point])
+            strategy = first if strategy is None else strategy
+            trial = median if trial is None else trial
+        row = df[(df.strategy == strategy) & (df.trial == trial) & (df.point_index == point)]
+        if row.empty:
+            raise ValueError(
+                f"drilldown: no trial {trial} of strategy {strategy!r} at point {point}; "
+                f"strategies: {', '.join(sorted(df.strategy.unique()))}; trials "
+                f"0..{df.trial.max()}; points 0..{df.point_index.max()}")
+        ts = self.spec.trial_spec(self.spec.points()[point])
+        ts.strategies = {strategy: ts.strategies[strategy]}
+        maps = trial_memory_maps(ts, self.spec.seed, trial, self.spec.trials)
+        memory, result = maps[strategy]
+        stored = row.iloc[0]
+        if result.got != stored.got or abs(result.latency_ns / 1e6 - stored.latency_ms) > 1e-6:
+            raise RuntimeError(
+                f"drilldown: the re-run of {strategy} trial {trial} got {result.got} blocks in "
+                f"{result.latency_ns / 1e6:.3f} ms, the stored row {stored.got} in "
+                f"{stored.latency_ms:.3f} ms: the results in {self.dir} come from another "
+                "version of the model; re-run the sweep")
+        frames = {"before": pageblock_frame(maps["before"][0]),
+                  f"after {strategy} ({result.got:,}/{result.nr_elem:,})":
+                      pageblock_frame(memory)}
+        return alt.vconcat(call_breakdown_chart(row),
+                           memory_map_chart(frames, self.spec.hash, by=by),
+                           spacing=24).resolve_scale(color="independent")
