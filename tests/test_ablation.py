@@ -69,6 +69,22 @@ def test_journal_created_switch_picks_existing_pages_only():
     assert created(cut) == 0 and _count(cut, EV_PIN, REF_JOURNAL) > 0
 
 
+def test_journal_hot_switch_gives_the_hot_core_back_to_the_journal_stream():
+    p = load_kbuild_params(**WORK)
+
+    def journal(ablate, **over):
+        q = dict(p, **over)
+        ev = generate_kbuild(q, 65536, 2, 40.0, np.random.default_rng(3), frozenset(ablate)).events
+        return ev[(ev["kind"] == EV_PIN) & (ev["order"] == REF_JOURNAL)]
+
+    # the hot core alone (no journal stream): its blocks, and nothing once switched off
+    assert len(np.unique(journal((), metadata_journal_per_s_per_job=0.0)["obj"])) == 28
+    assert len(journal({"journal_hot"}, metadata_journal_per_s_per_job=0.0)) == 0
+    # switched off, the stream journals at the full rate, as a model without a hot core did
+    full = journal((), metadata_hot_blocks=0, metadata_hot_fraction=0.0)
+    assert (journal({"journal_hot"}) == full).all()
+
+
 def test_pagevec_switch_puts_pages_straight_on_the_lru(small):
     def add(s, pfn):
         s.page[pfn]["flags"] = 0

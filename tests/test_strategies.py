@@ -43,7 +43,9 @@ def test_kbuild_events_are_sorted_and_reference_known_objects():
 def test_journaled_metadata_is_held_until_written_back_and_committed():
     """jbd2's journal_head keeps b_count up from the write access until the flusher wrote the
     page back (dirty expiry, flusher tick, device latency) plus at most one commit interval."""
-    p = load_kbuild_params(**WORK, metadata_journal_per_s_per_job=50.0)
+    # the journal stream alone (the hot core has its own test)
+    p = load_kbuild_params(**WORK, metadata_journal_per_s_per_job=50.0, metadata_hot_blocks=0,
+                           metadata_hot_fraction=0.0)
     kb = generate_kbuild(p, 16384, 2, 40.0, np.random.default_rng(3))
     ev = kb.events
     pins = ev[(ev["kind"] == EV_PIN) & (ev["order"] == REF_JOURNAL)]
@@ -71,6 +73,51 @@ def test_journaled_metadata_is_held_until_written_back_and_committed():
         load_kbuild_params(**WORK, metadata_movable_fraction=0.0), 16384, 2, 40.0,
         np.random.default_rng(3))  # fmt: skip
     assert not (none.events["kind"] == EV_PIN)[none.events["order"] == REF_JOURNAL].any()
+
+
+def test_hot_metadata_is_journaled_again_every_writeback_cycle():
+    """The hot core (bitmaps, inode-table and directory blocks): the same few pages, each
+    journaled again a gap after the flusher wrote it back, so each holds a journal_head
+    almost all the time; the journal stream carries the rest of the journaled blocks."""
+    p = load_kbuild_params(**WORK, metadata_journal_per_s_per_job=0.0)
+    kb = generate_kbuild(p, 65536, 2, 300.0, np.random.default_rng(4))
+    ev = kb.events
+    pins = ev[(ev["kind"] == EV_PIN) & (ev["order"] == REF_JOURNAL)]
+    hot = np.unique(pins["obj"])
+    assert len(hot) == p["metadata_hot_blocks"] == 28
+    t_end = kb.t_end / 1e9
+    gaps, held = [], []
+    dirty = ev[ev["kind"] == EV_DIRTY]
+    for obj in hot:
+        mine = pins[pins["obj"] == obj]
+        start = mine["time"] / 1e9
+        end = start + mine["arg"] / 1e6
+        commits = np.sort(dirty[dirty["obj"] == obj]["time"] / 1e9)
+        assert len(commits) == len(mine) and (commits > start).all()
+        # the next write access comes after the flusher wrote the last commit back
+        written = np.ceil((commits[:-1] + p["dirty_expire_s"]) / p["flusher_interval_s"]) \
+            * p["flusher_interval_s"]
+        assert (start[1:] >= written - 1e-6).all()
+        gaps += list(start[1:] - written)
+        covered = np.minimum(end, t_end) - start
+        held.append(covered.sum() / (t_end - start[0]))
+    assert 2.5 < np.median(gaps) < 6.0  # metadata_rejournal_s, 4 s
+    assert np.median(held) > 0.8  # held almost all the time
+    # every write access looks the block up first (mark_page_accessed)
+    access = ev[ev["kind"] == EV_ACCESS]
+    looked_up = set(zip(access["obj"].tolist(), (access["time"] + 1).tolist(), strict=True))
+    assert all((o, t) in looked_up for o, t in zip(pins["obj"].tolist(), pins["time"].tolist(),
+                                                   strict=True))
+    # the hot core's share of the journaled blocks leaves the journal stream
+    stream = load_kbuild_params(**WORK, metadata_journal_per_s_per_job=50.0, metadata_hot_blocks=0)
+    flat = dict(stream, metadata_hot_fraction=0.0)
+
+    def stream_pins(q):
+        e = generate_kbuild(q, 65536, 2, 300.0, np.random.default_rng(4)).events
+        return ((e["kind"] == EV_PIN) & (e["order"] == REF_JOURNAL)).sum()
+
+    ratio = stream_pins(stream) / stream_pins(flat)
+    assert abs(ratio - (1 - p["metadata_hot_fraction"])) < 0.05
 
 
 def test_journaled_metadata_in_cma_makes_cma_alloc_slide():

@@ -1,11 +1,12 @@
 """Ablations: switch one mechanism off and see which conclusions still hold.
 
 A spec's ``ablate`` lists mechanisms to switch off for every trial of a point: the synthetic
-build's (``workload.kbuild.MECHANISMS``: journaled metadata, created metadata blocks, GUP
-pins, read locks, writeback), whose events are dropped after generation so the rest of the
-random stream is unchanged, and the simulated kernel's (``MM_MECHANISMS``: LRU-add pagevecs,
-kswapd, direct compaction), set as bits of the state. ``params/sweep-mechanisms.yaml`` runs the
-seed with each switched off in turn.
+build's (``workload.kbuild.MECHANISMS``: journaled metadata, created metadata blocks, the
+hot core of journaled metadata, GUP pins, read locks, writeback), whose events are dropped
+after generation so the rest of the random stream is unchanged (the two metadata switches
+change how journal events are placed instead), and the simulated kernel's
+(``MM_MECHANISMS``: LRU-add pagevecs, kswapd, direct compaction), set as bits of the state.
+``params/sweep-mechanisms.yaml`` runs the seed with each switched off in turn.
 """
 
 from __future__ import annotations

@@ -122,6 +122,8 @@ PARAM_NAMES = (
     "start_wait_s",
     "build_slowdown",
     "metadata_hot_fraction",
+    "metadata_hot_blocks",
+    "metadata_rejournal_s",
 )
 # the re-read loops: (set size, read rate) parameter pairs, one loop each (lab/guest/init)
 REREAD_LOOPS = (
@@ -140,6 +142,9 @@ MECHANISMS = {
     "journal": "jbd2 holding journaled ext4 metadata (b_count > 0: -EAGAIN on every pass)",
     "journal_created": "journal events on blocks created at that moment, placed where new "
     "movable pages go (off: every journal event picks an existing metadata page)",
+    "journal_hot": "the hot core of journaled metadata (bitmaps, inode-table and directory "
+    "blocks journaled again every writeback cycle; off: their journal events spread over all "
+    "the metadata)",
     "gup_pins": "short-term get_user_pages pins on the jobs' anonymous pages",
     "read_locks": "page locks held while a source file's read is in flight",
     "writeback": "the flusher's writeback (PG_writeback until the device completes)",
@@ -249,6 +254,9 @@ def generate_kbuild(
     p = paced(params)
     if "journal_created" in ablate:
         p["metadata_journal_new_fraction"] = 0.0
+    if "journal_hot" in ablate:
+        p["metadata_hot_blocks"] = 0.0
+        p["metadata_hot_fraction"] = 0.0
     lead = p["reread_lead_s"] if _running_loops(p) else 0.0
     b = _Builder(origin_ns=int(lead * NS))
     history = p["dirty_expire_s"] + p["flusher_interval_s"]
@@ -310,9 +318,11 @@ PACED_RATES = (
     "anon_pages_per_s_per_job",
     "kernel_pages_per_s_per_job",
     "gup_pins_per_s_per_job",
+    "metadata_journal_per_s_per_job",
 )
-# ext4 metadata rates: only their share that is not the hot core is paced (see paced)
-PACED_METADATA_RATES = ("metadata_reads_per_s_per_job", "metadata_journal_per_s_per_job")
+# ext4 metadata reads: only their share that is not the hot core is paced (see paced); the
+# journal stream is the rest of the journaled blocks (the hot core is _hot_metadata's), paced
+PACED_METADATA_RATES = ("metadata_reads_per_s_per_job",)
 
 
 def paced(params: dict[str, float]) -> dict[str, float]:
@@ -320,11 +330,12 @@ def paced(params: dict[str, float]) -> dict[str, float]:
     longer and does per second 1/k of what the captured build did, so a job touches the same
     memory, reads and writes the same files and holds the same pins, stretched over its life.
     The I/O side (storage, flusher, journal commits, read latencies) keeps its times: a slower
-    CPU (a TCG guest) does not slow the disk. The ext4 metadata rates are paced but for their
+    CPU (a TCG guest) does not slow the disk. The ext4 metadata reads are paced but for their
     ``metadata_hot_fraction``: the capture counts distinct blocks dirtied per writeback cycle
     (``writeback_dirty_folio`` fires on the clean to dirty step), and its hot core, bitmaps,
     group descriptors and directory blocks, is dirtied again every cycle however slowly the
-    build creates files; the rest follows the files created."""
+    build creates files; the rest follows the files created. The hot core's own journaling
+    (``_hot_metadata``) keeps its times; the journal stream, the rest, is paced in full."""
     p = dict(params)
     k = p["build_slowdown"]
     if k == 1:
@@ -497,7 +508,9 @@ def _metadata(
     commit_s = p["commit_interval_s"]
     n_stock = int(round(len(cache_objs) * p["metadata_cache_fraction"] * share))
     stock = rng.choice(cache_objs, n_stock, replace=False) if n_stock else cache_objs[:0]
-    journal_rate = p["metadata_journal_per_s_per_job"] * jobs * share
+    # the hot core's share of the journaled blocks is journaled by _hot_metadata
+    journal_rate = p["metadata_journal_per_s_per_job"] * jobs * share * (
+        1.0 - p["metadata_hot_fraction"])
     created_rate = journal_rate * p["metadata_journal_new_fraction"]
     read_rate = max(p["metadata_reads_per_s_per_job"] * jobs * share - created_rate, 0.0)
     n_new = int(rng.poisson(read_rate * t_end))
@@ -514,9 +527,7 @@ def _metadata(
     pick = (rng.random(m) * alive).astype(np.int64)
     created = rng.random(m) < p["metadata_journal_new_fraction"]
     commit = when + rng.uniform(0.0, commit_s, m)
-    release = (
-        _flusher_tick(p, commit) + p["storage_latency_ms"] / 1000.0 + rng.uniform(0.0, commit_s, m)
-    )
+    release = _checkpointed(p, commit, rng.uniform(0.0, commit_s, m))
     # a created block: a new page, allocated (on a random CPU) just before its write access
     fresh = b.new_objects(int(created.sum()))
     b.add((when[created] * NS).astype(np.int64), fresh, EV_ALLOC,
@@ -527,17 +538,65 @@ def _metadata(
     objs[created] = fresh
     existing = ~created & (alive > 0)
     objs[existing] = np.concatenate([stock, new])[pick[existing]]
-    objs, when, commit, release = objs[has], when[has], commit[has], release[has]
+    _journal(b, objs[has], when[has], commit[has], release[has], ~created[has],
+             dirty_times, dirty_objs)
+    n_hot = min(int(p["metadata_hot_blocks"]), n_stock + n_new)
+    if n_hot:
+        pool = np.concatenate([rng.permutation(stock), new])[:n_hot]
+        birth = np.concatenate([np.full(n_stock, stock_ready), born])[:n_hot]
+        _hot_metadata(b, p, rng, pool, birth, t_end, dirty_times, dirty_objs)
+
+
+def _checkpointed(p, commit: np.ndarray, wait: np.ndarray) -> np.ndarray:
+    """When jbd2 lets go of a buffer committed at ``commit``: the flusher writes it back
+    (the first run after its dirty expiry, plus the device's latency), and the next commit,
+    ``wait`` later, cleans it off the checkpoint list (``__jbd2_journal_clean_checkpoint_list``
+    drops the ``journal_head`` and its reference)."""
+    return _flusher_tick(p, commit) + p["storage_latency_ms"] / 1000.0 + wait
+
+
+def _journal(b: _Builder, objs: np.ndarray, when: np.ndarray, commit: np.ndarray,
+             release: np.ndarray, looked_up: np.ndarray, dirty_times: list[np.ndarray],
+             dirty_objs: list[np.ndarray]) -> None:
+    """Journal metadata pages ``objs`` at times ``when`` (s): jbd2's write access
+    (``do_get_write_access`` attaches a ``journal_head``: an extra reference, ``REF_JOURNAL``)
+    until ``release``; dirty from the transaction's ``commit`` on. A block that existed
+    (``looked_up``) is looked up first (``__getblk`` -> ``touch_buffer`` ->
+    ``mark_page_accessed``): a block journaled twice is activated, as hot bitmaps are."""
     hold_us = np.minimum((release - when) * 1e6, 2**31 - 1).astype(np.int64) + 1
     # after the allocation of a page born at the same nanosecond
     b.add((when * NS).astype(np.int64) + 4, objs, EV_PIN, arg=hold_us, order=REF_JOURNAL)
-    # an existing block is looked up first (__getblk -> touch_buffer -> mark_page_accessed):
-    # a block journaled twice is activated, as hot bitmaps are
-    old = ~created[has]
-    b.add((when[old] * NS).astype(np.int64) + 3, objs[old], EV_ACCESS)
+    b.add((when[looked_up] * NS).astype(np.int64) + 3, objs[looked_up], EV_ACCESS)
     b.add((commit * NS).astype(np.int64) + 4, objs, EV_DIRTY)
     dirty_times.append(commit)
     dirty_objs.append(objs)
+
+
+def _hot_metadata(b: _Builder, p, rng, objs: np.ndarray, birth: np.ndarray, t_end: float,
+                  dirty_times: list[np.ndarray], dirty_objs: list[np.ndarray]) -> None:
+    """The hot core of the journaled metadata: the block and inode bitmaps of the groups the
+    build allocates from, the inode-table blocks it fills and the directory and extent blocks
+    it adds entries to. Every file the build creates modifies them, so each is journaled again
+    ``metadata_rejournal_s`` (median; exponential) after the flusher wrote it back, from the
+    moment it is cached (``birth``) to the end: the same few pages hold a ``journal_head``
+    almost all the time, where the journal stream's pages hold one once. They are the
+    movable metadata (``sb_getblk``): the oldest of it, the first ``metadata_hot_blocks``
+    pages to be cached, in random order."""
+    scale = p["metadata_rejournal_s"] / np.log(2.0)
+    commit_s = p["commit_interval_s"]
+    rows: list[tuple[float, int, float, float]] = []  # (write access, page, commit, release)
+    for obj, t0 in zip(objs, birth, strict=True):
+        t = t0 + rng.exponential(scale)
+        while t < t_end:
+            commit = t + rng.uniform(0.0, commit_s)
+            release = float(_checkpointed(p, np.array([commit]), rng.uniform(0.0, commit_s))[0])
+            rows.append((t, int(obj), commit, release))
+            # the next write access comes a gap after the flusher wrote this one back
+            t = float(_flusher_tick(p, np.array([commit]))[0]) + rng.exponential(scale)
+    if rows:
+        when, pages, commit, release = (np.array(c) for c in zip(*rows, strict=True))
+        _journal(b, pages.astype(np.int64), when, commit, release,
+                 np.ones(len(when), dtype=bool), dirty_times, dirty_objs)
 
 
 def _without(events: np.ndarray, ablate: frozenset[str]) -> np.ndarray:
