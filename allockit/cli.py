@@ -78,6 +78,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import hashlib
+    from pathlib import Path
+
+    from .report.figures import save
+    from .report.kernels import compare_kernels, kernels_figure
+
+    print(compare_kernels(args.inputs, strategies=args.strategy), end="")
+    if args.figure:
+        tag = hashlib.sha256("\0".join(str(Path(p).resolve()) for p in args.inputs)
+                             .encode()).hexdigest()[:10]
+        for f in save(kernels_figure(args.inputs, args.strategy), args.figure,
+                      "compare-kernels", tag):
+            print(f"figure: {f}")
+    return 0
+
+
 def _cmd_notebooks(args: argparse.Namespace) -> int:
     from .notebooks import run_notebooks
 
@@ -258,6 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="PATH=VALUE",
                    help="the overrides the sweep ran with (as given to `allockit sweep`)")
     t.set_defaults(func=_cmd_report)
+    c = sub.add_parser("compare", help="kernel against kernel: sweeps and lab runs, "
+                       "mmtests' Min/Amean/Max per strategy (<= 80 columns)")
+    c.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a sweep directory or the spec file that made it (one column per "
+                   "point, e.g. params/sweep-kernels.yaml), or a lab result file "
+                   "(data/lab/*.parquet) or directory (one column per kernel)")
+    c.add_argument("--strategy", action="append",
+                   help="a strategy label to show (repeatable; default: all)")
+    c.add_argument("--figure", metavar="DIR",
+                   help="also write the comparison figure (SVG and PNG) into DIR")
+    c.set_defaults(func=_cmd_compare)
     x = sub.add_parser("trace-stats", help="statistics of an ftrace capture (streaming)")
     x.add_argument("trace", help="ftrace text (plain, .xz, .gz or .bz2)")
     x.add_argument("--formats", help="the capture's events/*/format files (version-aware)")

@@ -97,7 +97,8 @@ def _plain_row(stat: str, label: str, cells: list[str]) -> str:
                                                        for c in cells)).rstrip()
 
 
-def _block(df: pd.DataFrame, names: list[str], baseline: str) -> list[str]:
+def _block(df: pd.DataFrame, names: list[str], baseline: str,
+           metrics: tuple[tuple[str, str, bool], ...] = METRICS) -> list[str]:
     lines = _header(names)
     ok, ok_ci, med, med_ci = [], [], [], []
     for n in names:
@@ -115,14 +116,16 @@ def _block(df: pd.DataFrame, names: list[str], baseline: str) -> list[str]:
     lines.append(_plain_row("Median", "lat-ms", med))
     lines.append(_plain_row("CI95", "lat-ms", med_ci))
     base = df[df.strategy == baseline]
-    for label, col, lower in METRICS:
+    for label, col, lower in metrics:
         if col not in df:
             continue
         for stat in STATS:
-            bv = _stat(base[col].to_numpy(float), stat) if len(base) else float("nan")
+            bvals = base[col].dropna().to_numpy(float)
+            bv = _stat(bvals, stat) if len(bvals) else float("nan")
             cells = []
             for n in names:
                 vals = df.loc[df.strategy == n, col].to_numpy(float)
+                vals = vals[~np.isnan(vals)]  # a column without this metric (a lab run's)
                 if not len(vals):
                     cells.append(f"{'-':>{COL - 11}}" + " " * 11)
                     continue
@@ -139,8 +142,10 @@ def compare_table(
     strategies: list[str] | None = None,
     group_by: str | None = "point",
     group_labels: dict[str, str] | None = None,
+    metrics: tuple[tuple[str, str, bool], ...] = METRICS,
 ) -> str:
-    """The mmtests-style comparison of ``df`` (rows of trial results), ≤ 80 columns."""
+    """The mmtests-style comparison of ``df`` (rows of trial results), ≤ 80 columns: one
+    column per ``strategy`` value, ``metrics`` (row name, column, lower is better)."""
     known = list(dict.fromkeys(df.strategy))
     names = strategies or known
     unknown = [n for n in names if n not in known]
@@ -162,7 +167,7 @@ def compare_table(
             label = (group_labels or {}).get(key, str(key))
             out += [f"== {label} ==", ""]
         for cols in blocks:
-            out += _block(g, cols, baseline) + [""]
+            out += _block(g, cols, baseline, metrics) + [""]
     return "\n".join(out).rstrip() + "\n"
 
 
