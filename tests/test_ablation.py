@@ -80,6 +80,8 @@ def test_journal_hot_switch_gives_the_hot_core_back_to_the_journal_stream():
     # the hot core alone (no journal stream): its blocks, and nothing once switched off
     assert len(np.unique(journal((), metadata_journal_per_s_per_job=0.0)["obj"])) == 28
     assert len(journal({"journal_hot"}, metadata_journal_per_s_per_job=0.0)) == 0
+    # an idle machine (no build) modifies no metadata: nothing is journaled at all
+    assert len(journal((), jobs=0)) == 0
     # switched off, the stream journals at the full rate, as a model without a hot core did
     full = journal((), metadata_hot_blocks=0, metadata_hot_fraction=0.0)
     assert (journal({"journal_hot"}) == full).all()

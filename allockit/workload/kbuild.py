@@ -540,7 +540,8 @@ def _metadata(
     objs[existing] = np.concatenate([stock, new])[pick[existing]]
     _journal(b, objs[has], when[has], commit[has], release[has], ~created[has],
              dirty_times, dirty_objs)
-    n_hot = min(int(p["metadata_hot_blocks"]), n_stock + n_new)
+    # the hot core is what the build's file creations modify: none without a build
+    n_hot = min(int(p["metadata_hot_blocks"]), n_stock + n_new) if jobs > 0 else 0
     if n_hot:
         pool = np.concatenate([rng.permutation(stock), new])[:n_hot]
         birth = np.concatenate([np.full(n_stock, stock_ready), born])[:n_hot]
