@@ -219,7 +219,8 @@ def test_compaction_capture_spares_movable_and_cma_blocks(small):
 def test_direct_compaction_returns_the_captured_block():
     """An unmovable order-4 request on a full machine: one unmovable pageblock whose first
     order-4 chunk holds 8 anonymous LRU pages and 8 free ones, a movable pageblock with every
-    other page free (the migration targets) and nothing else free. Async compaction migrates
+    32nd page free (the migration targets: async compaction's free scanner looks at every
+    32nd page of a pageblock) and nothing else free. Async compaction migrates
     the 8 pages away, drains its own pcp list as its scanner leaves the chunk
     (``check_drain``), and the chunk, merging to order 4, is captured for the call."""
     from conftest import bare_state, lru_pages
@@ -231,7 +232,7 @@ def test_direct_compaction_returns_the_captured_block():
     set_pageblock_migratetype(s, 512, MIGRATE_UNMOVABLE)
     lru_pages(s, 512, 520, anon=True)
     free_one_page(s, 520, 3, MIGRATE_UNMOVABLE)
-    for pfn in range(1536, 1664, 2):
+    for pfn in range(1536, 2560, 32):
         free_one_page(s, pfn, 0, MIGRATE_MOVABLE)
     r = api.alloc_pages_timed(s, GFP_KERNEL, 4, cpu=1)
     assert r.pfn == 512
@@ -320,3 +321,174 @@ def test_skip_bits_are_cleared_only_after_a_full_direct_compaction(small):
     reset_isolation_suitable(small)
     assert not small.pb_skip.any()
     assert small.zone[Z_COMPACT_BLOCKSKIP_FLUSH] == 0
+
+
+def _free(s, blocks):
+    """Free hand-picked (pfn, order) blocks into a bare zone, MOVABLE pageblocks."""
+    from allockit.mm.buddy import free_one_page
+    from allockit.mm.constants import MIGRATE_MOVABLE
+
+    for pfn, order in blocks:
+        free_one_page(s, pfn, order, MIGRATE_MOVABLE)
+
+
+def _list(s, order, mt=None):
+    """The pfns on free_list[mt][order], head first."""
+    from allockit.mm.constants import MIGRATE_MOVABLE
+    from allockit.mm.lists import free_list_slot
+
+    head = int(free_list_slot(s, MIGRATE_MOVABLE if mt is None else mt, order))
+    out, e = [], int(s.page["next"][head])
+    while e != head:
+        out.append(e)
+        e = int(s.page["next"][e])
+    return out
+
+
+def _cc(s, free_pfn, order, fail=0, init_free=0):
+    from allockit.mm.state import (
+        Z_CC_FAST_SEARCH_FAIL,
+        Z_CC_FAST_START_PFN,
+        Z_CC_FREE_PFN,
+        Z_CC_SEARCH_ORDER,
+        Z_COMPACT_CACHED_FREE,
+        Z_COMPACT_INIT_FREE,
+    )
+
+    s.zone[Z_CC_FREE_PFN] = free_pfn
+    s.zone[Z_COMPACT_CACHED_FREE] = free_pfn
+    s.zone[Z_CC_SEARCH_ORDER] = order
+    s.zone[Z_CC_FAST_SEARCH_FAIL] = fail
+    s.zone[Z_CC_FAST_START_PFN] = 0
+    s.zone[Z_COMPACT_INIT_FREE] = init_free
+
+
+def test_list_rotations_are_the_kernels_cut_and_splice():
+    from conftest import bare_state
+
+    from allockit.mm.constants import MIGRATE_MOVABLE
+    from allockit.mm.lists import free_list_slot, list_rotate_after, list_rotate_before
+
+    s = bare_state()
+    _free(s, [(p, 0) for p in (10, 20, 30, 40, 50)])  # each at the head: 50 40 30 20 10
+    assert _list(s, 0) == [50, 40, 30, 20, 10]
+    head = int(free_list_slot(s, MIGRATE_MOVABLE, 0))
+    list_rotate_before(s, head, 30)  # move_freelist_head: 30 first, 50 40 after the rest
+    assert _list(s, 0) == [30, 20, 10, 50, 40]
+    list_rotate_after(s, head, 10)  # move_freelist_tail: 10 last
+    assert _list(s, 0) == [50, 40, 30, 20, 10]
+    check_invariants(s)
+
+
+def test_fast_isolate_freepages_takes_a_block_high_in_the_zone():
+    """Searching the MOVABLE lists from order-1 down, from the tail, one entry per order (the
+    kernel's ``min(1U, ...)``): a block in the top quarter of the space between the scanners
+    is taken at once; failing that, one in the top half."""
+    from conftest import bare_state
+
+    from allockit.mm.compaction import fast_isolate_freepages
+    from allockit.mm.constants import MIGRATE_ASYNC
+    from allockit.mm.migrate import nr_freepages
+    from allockit.mm.state import Z_CC_FAST_SEARCH_FAIL, Z_CC_SEARCH_ORDER, Z_FREEPAGES
+
+    s = bare_state()
+    # free scanner at 3584, migrate scanner at 0: top quarter from 2560, top half from 1792
+    _free(s, [(3000, 2), (100, 2), (2000, 1), (3400, 0), (3500, 0), (3600, 0)])
+    assert _list(s, 2) == [100, 3000]  # 3000 at the tail, looked at first
+    _cc(s, 3584, 4, init_free=4096)  # not the scan's start
+    fast_isolate_freepages(s, 4, 0, 32, True, MIGRATE_ASYNC)
+    assert s.zone[Z_FREEPAGES] == 1
+    assert s.zone[Z_FREEPAGES + 1 : Z_FREEPAGES + 3].tolist() == [3000, 2]
+    assert nr_freepages(s) == 4
+    assert s.zone[Z_CC_SEARCH_ORDER] == 2 and s.zone[Z_CC_FAST_SEARCH_FAIL] == 0
+    assert _list(s, 2) == [100] and sorted(_list(s, 0)) == [3400, 3500, 3600]
+    check_invariants(s)
+    # the order-2 tail is low: order 2 is done after one entry, order 1 gives 2000 (top half)
+    s = bare_state()
+    _free(s, [(100, 2), (3000, 2), (2000, 1)])  # order 2: head 3000, tail 100
+    _cc(s, 3584, 4, init_free=4096)
+    fast_isolate_freepages(s, 4, 0, 32, True, MIGRATE_ASYNC)
+    assert s.zone[Z_FREEPAGES + 1 : Z_FREEPAGES + 3].tolist() == [2000, 1]
+    assert _list(s, 2) == [3000, 100]  # untouched: the entry looked at was already the tail
+
+
+def test_fast_isolate_freepages_falls_back_to_the_top_half_then_gives_up():
+    from conftest import bare_state
+
+    from allockit.mm.compaction import fast_isolate_freepages
+    from allockit.mm.constants import MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT
+    from allockit.mm.state import (
+        Z_CC_FAST_SEARCH_FAIL,
+        Z_CC_FREE_PFN,
+        Z_COMPACT_CACHED_FREE,
+        Z_FREEPAGES,
+    )
+
+    # only the top half (from 1792) has one: taken when nothing is in the top quarter
+    s = bare_state()
+    _free(s, [(1900, 1), (100, 1)])
+    _cc(s, 3584, 4, init_free=4096)
+    fast_isolate_freepages(s, 4, 0, 32, True, MIGRATE_ASYNC)
+    assert s.zone[Z_FREEPAGES + 1] == 1900
+    # nothing above the top half: a failed search; at the scan's start (the free scanner at
+    # compact_init_free_pfn) the free scanner jumps to the highest free page's pageblock, and
+    # sync compaction takes that pageblock's free pages (fast_isolate_around)
+    s = bare_state()
+    _free(s, [(1000, 0), (1010, 1), (100, 0)])
+    _cc(s, 3584, 4, init_free=3584)
+    fast_isolate_freepages(s, 4, 0, 32, True, MIGRATE_SYNC_LIGHT)
+    assert s.zone[Z_CC_FAST_SEARCH_FAIL] == 1
+    assert s.zone[Z_CC_FREE_PFN] == 512
+    taken = sorted(s.zone[Z_FREEPAGES + 1 : Z_FREEPAGES + 1 + 2 * s.zone[Z_FREEPAGES] : 2])
+    assert taken == [1000, 1010] and _list(s, 0) == [100]
+    assert s.zone[Z_COMPACT_CACHED_FREE] == 3584  # highest (512) is below it: unchanged
+    check_invariants(s)
+
+
+def test_fast_find_migrateblock_jumps_to_a_pageblock_with_free_pages():
+    """A movable costly-order request: the migrate scanner jumps to the first pageblock in the
+    first half of the space between the scanners that holds a free order-3 block, marks it
+    skipped and rotates the list; an unmovable request or order 3 scans linearly."""
+    from conftest import bare_state
+
+    from allockit.mm.compaction import CC_DIRECT, fast_find_migrateblock
+    from allockit.mm.constants import MIGRATE_MOVABLE, MIGRATE_UNMOVABLE
+    from allockit.mm.state import Z_CC_FAST_SEARCH_FAIL, Z_CC_FAST_START_PFN
+
+    s = bare_state()
+    _free(s, [(3000, 3), (1200, 3), (2048, 3)])  # list head first: 2048 1200 3000
+    _cc(s, 3584, 4)
+    assert fast_find_migrateblock(s, 4, MIGRATE_UNMOVABLE, 0, CC_DIRECT) == 0
+    assert fast_find_migrateblock(s, 3, MIGRATE_MOVABLE, 0, CC_DIRECT) == 0
+    assert fast_find_migrateblock(s, 4, MIGRATE_MOVABLE, 10, CC_DIRECT) == 10  # mid-block
+    pfn = fast_find_migrateblock(s, 4, MIGRATE_MOVABLE, 0, CC_DIRECT)
+    assert pfn == 1024  # below 1792: 2048 is not, 1200 is
+    assert s.pb_skip.tolist() == [0, 0, 1, 0, 0, 0, 0, 0]
+    assert s.zone[Z_CC_FAST_START_PFN] == 1200 and s.zone[Z_CC_FAST_SEARCH_FAIL] == 0
+    assert _list(s, 3) == [3000, 2048, 1200]  # move_freelist_tail
+    # its pageblock is now skipped: the next search finds nothing, and the linear scan
+    # restarts from the block the fast search had picked
+    assert fast_find_migrateblock(s, 4, MIGRATE_MOVABLE, 0, CC_DIRECT) == 1200
+    assert s.zone[Z_CC_FAST_SEARCH_FAIL] == 1 and s.zone[Z_CC_FAST_START_PFN] == -1
+
+
+def test_movable_compaction_starts_at_the_pageblock_the_free_lists_point_to():
+    """End to end, a movable order-4 request on a full machine: pageblock 2 holds free
+    order-3 blocks between LRU pages, pageblock 0 only LRU pages, and free order-0 pages high
+    up serve as targets. ``fast_find_migrateblock`` sends the migrate scanner to pageblock 2,
+    where migrating 8 pages frees an order-4 block; the linear scanner would have started at
+    pageblock 0 and freed its first 16 pages instead."""
+    from conftest import bare_state, lru_pages
+
+    s = bare_state()
+    lru_pages(s, 0, 512, anon=True)
+    for pfn in range(1024, 1152, 32):  # order-3 free blocks at 1024, 1056, 1088, 1120
+        lru_pages(s, pfn + 8, pfn + 32, anon=True)
+    lru_pages(s, 1152, 1536, anon=True)
+    _free(s, [(pfn, 3) for pfn in range(1024, 1152, 32)])
+    _free(s, [(pfn, 0) for pfn in range(2560, 3584, 32)])  # targets, every 32nd page
+    r = api.alloc_pages_timed(s, GFP_HIGHUSER_MOVABLE, 4)
+    assert r.pfn is not None and 1024 <= r.pfn < 1536, r
+    assert r.counters["compact_stall"] == 1 and r.counters["pgmigrate_success"] <= 32
+    assert s.pb_skip[2] == 1  # the fast search marked the pageblock it picked
+    check_invariants(s)

@@ -31,8 +31,8 @@ UPDATE = os.environ.get("ALLOCKIT_UPDATE_DIGESTS") == "1"
 CASES = {
     # the seed itself: 1.5 GB, 500 MB CMA, -j4, every strategy, trial 0 of 10
     "seed-5.9": ("seed.yaml", {}, 0),
-    # the seed without the hot core of journaled metadata: the model as it was before that
-    # mechanism, byte for byte (the switch gives its journal events back to the stream)
+    # the seed without the hot core of journaled metadata (its journal events back in the
+    # stream): when it landed, this digest was the previous model's, byte for byte
     "seed-5.9-journal-hot-off": ("seed.yaml", {"ablate": ["journal_hot"]}, 0),
     # the 6.1 model (one drain per call, pageblock-granular isolation) on a smaller machine
     "seed-6.1-small": (

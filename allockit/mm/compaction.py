@@ -15,13 +15,16 @@ exists. Rules kept from v5.9 (docs/model.md#compact-zone):
 * async direct compaction scans only MOVABLE/CMA pageblocks for movable requests (only the
   request's own type otherwise) and abandons an order-aligned chunk at its first failure;
 * free targets are in MOVABLE or CMA pageblocks (CMA *is* a target), never free blocks of
-  pageblock order or more, and are only taken above MIN watermark + 2^order;
-* pageblock skip bits: set on blocks that yielded nothing, cleared when compaction restarts
-  after full deferral.
+  pageblock order or more, and are only taken above MIN watermark + 2^order; async
+  compaction's free scanner looks at every 32nd page of a pageblock until it finds some;
+* pageblock skip bits: set on migrate-scanner blocks that yielded nothing and on
+  free-scanner blocks scanned to their end, cleared by ``__reset_isolation_suitable``.
 
-Deviations, not yet modelled (docs/model.md#not-yet-modelled): ``fast_isolate_freepages`` /
-``fast_find_migrateblock`` (linear scanners instead), compaction capture, kcompactd and
-proactive compaction, THP/hugetlb.
+Before the linear scanners, the fast searches of the free lists (``fast_find_migrateblock``,
+``fast_isolate_freepages``), each rotating the lists it looked at, as v5.9 does. The running
+compaction's ``compact_control`` fields that outlive a call of these functions
+(``free_pfn``, ``fast_search_fail``, ``search_order``, ``fast_start_pfn``) live in the zone
+array (``Z_CC_*``): one compaction runs at a time. Not modelled: THP and hugetlb pages.
 """
 
 import numpy as np
@@ -60,7 +63,7 @@ from .constants import (
     PG_buddy,
 )
 from .jit import mm_jit
-from .lists import free_list_slot, list_empty
+from .lists import free_list_slot, list_empty, list_rotate_after, list_rotate_before
 from .migrate import (
     freepages_push,
     isolate_migratepages_block,
@@ -87,15 +90,21 @@ from .pagestate import lru_add_drain_cpu
 from .pcp import drain_pages_zone
 from .sched import advance
 from .state import (
+    COMPACT_CLUSTER_MAX,
     NR_FREEPAGE_BLOCKS,
     Z_ABLATE,
     Z_CAPTURE_ORDER,
     Z_CAPTURE_PFN,
+    Z_CC_FAST_SEARCH_FAIL,
+    Z_CC_FAST_START_PFN,
+    Z_CC_FREE_PFN,
+    Z_CC_SEARCH_ORDER,
     Z_COMPACT_BLOCKSKIP_FLUSH,
     Z_COMPACT_CACHED_FREE,
     Z_COMPACT_CACHED_MIGRATE,
     Z_COMPACT_CONSIDERED,
     Z_COMPACT_DEFER_SHIFT,
+    Z_COMPACT_INIT_FREE,
     Z_COMPACT_ORDER_FAILED,
     Z_COMPACTION_PROACTIVENESS,
     Z_COST,
@@ -306,74 +315,265 @@ def suitable_migration_target(s, pfn):
 
 
 @mm_jit
-def isolate_freepages_block(s, start, end, want):
-    """``isolate_freepages_block`` (non-strict): take free blocks as migration targets.
-
-    Each block must pass ``__isolate_free_page``'s watermark test (MIN + 2^order, CMA
-    counted). Returns ``(isolated, scanned, stopped_pfn)``.
-    """
-    isolated = 0
-    scanned = 0
-    pfn = start
-    while pfn < end and isolated < want:
-        scanned += 1
-        if (s.page[pfn].flags & PG_buddy) == 0:
-            pfn += 1
-            continue
-        order = np.int64(s.page[pfn].order)
-        mark = s.zone[Z_WMARK] + (np.int64(1) << order)
-        if not zone_watermark_ok_(s, 0, mark, ALLOC_CMA, s.zone[NR_FREE_PAGES]):
-            break
-        if s.zone[Z_FREEPAGES] >= NR_FREEPAGE_BLOCKS:
-            break
-        mt = get_pageblock_migratetype(s, pfn)
-        del_page_from_free_list(s, pfn, order)
-        mod_zone_freepage_state(s, -(np.int64(1) << order), mt)
-        freepages_push(s, pfn, order)
-        isolated += np.int64(1) << order
-        pfn += np.int64(1) << order
-    return isolated, scanned, pfn
-
-
-@mm_jit
-def isolate_freepages(s, migrate_pfn, want, ignore_skip_hint):
-    """``isolate_freepages``: move the free scanner down until enough targets are isolated.
-
-    Returns False when the free scanner met the migrate scanner.
-    """
-    pbn = pageblock_nr_pages(s)
-    free_pfn = s.zone[Z_COMPACT_CACHED_FREE]
-    scanned_total = 0
-    while nr_freepages(s) < want:
-        if free_pfn <= migrate_pfn:
-            s.zone[Z_COMPACT_CACHED_FREE] = free_pfn
-            advance(s, scanned_total * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
-            return False
-        pb = free_pfn >> pageblock_order(s)
-        if (ignore_skip_hint or s.pb_skip[pb] == 0) and suitable_migration_target(s, free_pfn):
-            isolated, scanned, _ = isolate_freepages_block(
-                s, free_pfn, free_pfn + pbn, want - nr_freepages(s)
-            )
-            scanned_total += scanned
-            s.zone[COMPACT_FREE_SCANNED] += scanned
-            if isolated == 0:
-                s.pb_skip[pb] = 1  # update_pageblock_skip
-            if nr_freepages(s) >= want:
-                break
-        free_pfn -= pbn
-    s.zone[Z_COMPACT_CACHED_FREE] = free_pfn
-    advance(s, scanned_total * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+def isolate_free_page(s, pfn, order):
+    """``__isolate_free_page`` for compaction: take the free block at ``pfn`` off its free list
+    as migration targets, unless the zone would fall below MIN watermark + 2^order (CMA
+    counted). Returns whether it was taken."""
+    mark = s.zone[Z_WMARK] + (np.int64(1) << order)
+    if not zone_watermark_ok_(s, 0, mark, ALLOC_CMA, s.zone[NR_FREE_PAGES]):
+        return False
+    if s.zone[Z_FREEPAGES] >= NR_FREEPAGE_BLOCKS:
+        return False
+    mt = get_pageblock_migratetype(s, pfn)
+    del_page_from_free_list(s, pfn, order)
+    mod_zone_freepage_state(s, -(np.int64(1) << order), mt)
+    freepages_push(s, pfn, order)
     return True
 
 
 @mm_jit
+def isolate_freepages_block(s, start, end, want, stride):
+    """``isolate_freepages_block`` (non-strict): look at every ``stride``-th page of
+    ``[start, end)`` and take the free blocks found as migration targets, until ``want``
+    pages are taken or ``__isolate_free_page`` refuses one (the watermark).
+
+    Returns ``(isolated, scanned, stopped_pfn)``: ``stopped_pfn`` is ``end`` when the range
+    was scanned to its end (the kernel's ``*start_pfn``)."""
+    isolated = 0
+    scanned = 0
+    pfn = start
+    while pfn < end:
+        scanned += 1
+        if (s.page[pfn].flags & PG_buddy) == 0:
+            pfn += stride
+            continue
+        order = np.int64(s.page[pfn].order)
+        if not isolate_free_page(s, pfn, order):
+            break
+        isolated += np.int64(1) << order
+        if isolated >= want:
+            pfn += np.int64(1) << order
+            break
+        pfn += (np.int64(1) << order) - 1 + stride  # past the block, then the stride
+    return isolated, scanned, min(pfn, end)
+
+
+@mm_jit
+def freelist_scan_limit(s):
+    """``freelist_scan_limit``: how many free-list entries a fast search may look at, fewer
+    after each failed one."""
+    return (np.int64(COMPACT_CLUSTER_MAX) >> min(63, s.zone[Z_CC_FAST_SEARCH_FAIL])) + 1
+
+
+@mm_jit
+def next_search_order(s, cc_order, o):
+    """``next_search_order``: the free lists' orders round-robin below ``cc->order``; -1 once
+    the search has wrapped around to where it started (which moves the start down)."""
+    o -= 1
+    if o < 0:
+        o = cc_order - 1
+    if o == s.zone[Z_CC_SEARCH_ORDER]:
+        s.zone[Z_CC_SEARCH_ORDER] -= 1
+        if s.zone[Z_CC_SEARCH_ORDER] < 0:
+            s.zone[Z_CC_SEARCH_ORDER] = cc_order - 1
+        return np.int64(-1)
+    return o
+
+
+@mm_jit
+def fast_isolate_around(s, pfn, want, direct, mode):
+    """``fast_isolate_around``: after a fast pick, also take the rest of its pageblock's free
+    pages (not for async direct compaction) and mark the block skipped if still short."""
+    if nr_freepages(s) >= want:
+        return
+    if direct and mode == MIGRATE_ASYNC:
+        return
+    pbn = pageblock_nr_pages(s)
+    start = pfn & ~(pbn - 1)
+    end = min(start + pbn, s.zone[Z_NR_PAGES])
+    _, scanned, _ = isolate_freepages_block(s, start, end, want - nr_freepages(s), 1)
+    s.zone[COMPACT_FREE_SCANNED] += scanned
+    advance(s, scanned * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+    if nr_freepages(s) < want:
+        s.pb_skip[start >> pageblock_order(s)] = 1
+
+
+@mm_jit
+def fast_isolate_freepages(s, order, migrate_pfn, want, direct, mode):
+    """``fast_isolate_freepages`` (v5.9): before the linear free scanner, search the MOVABLE
+    free lists of the orders below the request's for a block in the top quarter of the
+    space between the scanners (the top half if need be), starting with the order that last
+    worked, a few entries per order (``min(1U, ...)`` as written: one, or the scan's first
+    pageblock/2 entries when the free scanner starts). Each list is rotated so that the next
+    search looks at other entries. Takes at most one block, then its pageblock's other free
+    pages (``fast_isolate_around``); on the scan's first call with nothing found the free
+    scanner jumps to the highest free page seen. Moves the zone's cached free position up
+    to the highest pageblock with a free page seen."""
+    if order <= 0:  # full compaction passes in a negative order
+        return
+    pbn = pageblock_nr_pages(s)
+    limit = min(np.int64(1), freelist_scan_limit(s) >> 1)
+    scan_start = False
+    free_pfn = s.zone[Z_CC_FREE_PFN]
+    if free_pfn >= s.zone[Z_COMPACT_INIT_FREE]:
+        limit = pbn >> 1
+        scan_start = True
+    distance = free_pfn - migrate_pfn
+    low_pfn = (free_pfn - (distance >> 2)) & ~(pbn - 1)
+    min_pfn = (free_pfn - (distance >> 1)) & ~(pbn - 1)
+    if min_pfn > low_pfn:
+        low_pfn = min_pfn
+    s.zone[Z_CC_SEARCH_ORDER] = min(order - 1, s.zone[Z_CC_SEARCH_ORDER])
+    page = np.int64(NO_PAGE)
+    highest = np.int64(0)
+    nr_scanned = 0
+    o = s.zone[Z_CC_SEARCH_ORDER]
+    while page == NO_PAGE and o >= 0:
+        if s.zone[Z_NR_FREE + o] == 0:
+            o = next_search_order(s, order, o)
+            continue
+        head = free_list_slot(s, MIGRATE_MOVABLE, o)
+        order_scanned = 0
+        high_pfn = np.int64(0)
+        # the kernel's freepage: the entry the walk stopped at, the sentinel if it ran out
+        last = head
+        entry = np.int64(s.page[head].prev)  # list_for_each_entry_reverse
+        while entry != head:
+            order_scanned += 1
+            nr_scanned += 1
+            if entry >= highest:
+                highest = entry & ~(pbn - 1)
+            if entry >= low_pfn:
+                s.zone[Z_CC_FAST_SEARCH_FAIL] = 0
+                s.zone[Z_CC_SEARCH_ORDER] = o
+                page = entry
+                last = entry
+                break
+            if entry >= min_pfn and entry > high_pfn:
+                high_pfn = entry
+                limit >>= 1  # shorten the scan once a candidate is found
+            if order_scanned >= limit:
+                last = entry
+                break
+            entry = np.int64(s.page[entry].prev)
+        if page == NO_PAGE and high_pfn != 0:
+            page = high_pfn
+            last = high_pfn
+        # move_freelist_head: the entries looked at go to the head, to be seen last next time
+        if last != head and s.page[last].next != head:
+            list_rotate_before(s, head, last)
+        if page != NO_PAGE and not isolate_free_page(s, page, o):
+            o = s.zone[Z_CC_SEARCH_ORDER] + 1  # isolation failed: abort the search
+            page = np.int64(NO_PAGE)
+        if order_scanned >= limit:
+            limit = min(np.int64(1), limit >> 1)
+        if page == NO_PAGE:
+            o = next_search_order(s, order, o)
+    target = page
+    if page == NO_PAGE:
+        s.zone[Z_CC_FAST_SEARCH_FAIL] += 1
+        if scan_start:
+            if highest != 0:
+                target = highest
+                s.zone[Z_CC_FREE_PFN] = highest
+            elif direct:
+                target = min_pfn
+                s.zone[Z_CC_FREE_PFN] = min_pfn
+    if highest != 0 and highest >= s.zone[Z_COMPACT_CACHED_FREE]:
+        s.zone[Z_COMPACT_CACHED_FREE] = highest - pbn
+    s.zone[COMPACT_FREE_SCANNED] += nr_scanned
+    advance(s, nr_scanned * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+    if target != NO_PAGE:
+        fast_isolate_around(s, target, want, direct, mode)
+
+
+@mm_jit
+def update_pageblock_skip_free(s, block_start):
+    """``update_pageblock_skip`` for the free scanner: mark the pageblock skipped and let
+    the zone's cached free position (where the next compaction's free scanner starts) come
+    down to it."""
+    s.pb_skip[block_start >> pageblock_order(s)] = 1
+    if block_start < s.zone[Z_COMPACT_CACHED_FREE]:
+        s.zone[Z_COMPACT_CACHED_FREE] = block_start
+
+
+@mm_jit
+def isolate_freepages(s, order, migrate_pfn, want, mode, direct, ignore_skip_hint):
+    """``isolate_freepages`` (v5.9), as ``compaction_alloc`` calls it each time the isolated
+    targets run out, until ``want`` pages are isolated: first ``fast_isolate_freepages``;
+    if it took nothing, the linear free scanner moves ``cc->free_pfn`` down pageblock by
+    pageblock from where it stopped to the migrate scanner's pageblock, taking free pages
+    from MOVABLE and CMA blocks not marked skipped, every ``stride``-th page (async: up to
+    ``COMPACT_CLUSTER_MAX``, back to 1 where it finds some); a pageblock scanned to its end is
+    marked skipped (``update_pageblock_skip``).
+
+    Returns False when the free scanner met the migrate scanner short of ``want``."""
+    pbn = pageblock_nr_pages(s)
+    n = s.zone[Z_NR_PAGES]
+    while nr_freepages(s) < want:
+        before = nr_freepages(s)
+        fast_isolate_freepages(s, order, migrate_pfn, want, direct, mode)
+        if nr_freepages(s) > before:
+            continue
+        isolate_start = s.zone[Z_CC_FREE_PFN]
+        block_start = isolate_start & ~(pbn - 1)
+        block_end = min(block_start + pbn, n)
+        low = (migrate_pfn & ~(pbn - 1)) + pbn
+        stride = np.int64(COMPACT_CLUSTER_MAX) if mode == MIGRATE_ASYNC else np.int64(1)
+        scanned_total = 0
+        while block_start >= low:
+            pb = block_start >> pageblock_order(s)
+            if suitable_migration_target(s, block_start) and (
+                ignore_skip_hint or s.pb_skip[pb] == 0
+            ):
+                isolated, scanned, isolate_start = isolate_freepages_block(
+                    s, isolate_start, block_end, want - nr_freepages(s), stride
+                )
+                scanned_total += scanned
+                if isolate_start == block_end:
+                    update_pageblock_skip_free(s, block_start)
+                if nr_freepages(s) >= want:
+                    if isolate_start >= block_end:
+                        isolate_start = block_start - pbn  # restart at the block below
+                    break
+                if isolate_start < block_end:
+                    break  # isolation failed early: do not go on
+                stride = np.int64(1) if isolated else min(np.int64(COMPACT_CLUSTER_MAX),
+                                                          stride << 1)
+            block_end = block_start
+            block_start -= pbn
+            isolate_start = block_start
+        s.zone[Z_CC_FREE_PFN] = isolate_start
+        s.zone[COMPACT_FREE_SCANNED] += scanned_total
+        advance(s, scanned_total * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+        if nr_freepages(s) < want:
+            return not compact_scanners_met(s, migrate_pfn)
+    return True
+
+
+@mm_jit
+def compact_scanners_met(s, migrate_pfn):
+    """``compact_scanners_met``: the free scanner is at or below the migrate scanner's
+    pageblock."""
+    return (s.zone[Z_CC_FREE_PFN] >> pageblock_order(s)) <= (migrate_pfn >> pageblock_order(s))
+
+
+@mm_jit
 def release_freepages(s):
-    """``release_freepages``: unused targets go back to the buddy allocator."""
+    """``release_freepages``: unused targets go back to the buddy allocator; the zone's
+    cached free position goes back up to the pageblock of the highest of them (only up:
+    ``compact_zone``'s end)."""
+    high = np.int64(-1)
     for i in range(s.zone[Z_FREEPAGES]):
         pfn = s.zone[Z_FREEPAGES + 1 + 2 * i]
         order = s.zone[Z_FREEPAGES + 2 + 2 * i]
         free_one_page(s, pfn, order, get_pageblock_migratetype(s, pfn))
+        high = max(high, pfn)
     s.zone[Z_FREEPAGES] = 0
+    if high >= 0:
+        block = high & ~(pageblock_nr_pages(s) - 1)
+        if block > s.zone[Z_COMPACT_CACHED_FREE]:
+            s.zone[Z_COMPACT_CACHED_FREE] = block
 
 
 # --- the migrate scanner ----------------------------------------------------------------------
@@ -386,6 +586,87 @@ def suitable_migration_source(s, pfn, mode, migratetype, kind):
     if migratetype == MIGRATE_MOVABLE:
         return block_mt == MIGRATE_MOVABLE or block_mt == MIGRATE_CMA
     return block_mt == migratetype
+
+
+@mm_jit
+def update_fast_start_pfn(s, pfn):
+    """``update_fast_start_pfn``: remember the lowest pageblock a fast search picked."""
+    if s.zone[Z_CC_FAST_START_PFN] == -1:  # ULONG_MAX: already used
+        return
+    if s.zone[Z_CC_FAST_START_PFN] == 0:
+        s.zone[Z_CC_FAST_START_PFN] = pfn
+    s.zone[Z_CC_FAST_START_PFN] = min(s.zone[Z_CC_FAST_START_PFN], pfn)
+
+
+@mm_jit
+def reinit_migrate_pfn(s, migrate_pfn):
+    """``reinit_migrate_pfn``: once fast searching fails, the linear scan starts (once) from
+    the lowest pageblock a fast search had picked."""
+    fast_start = s.zone[Z_CC_FAST_START_PFN]
+    if fast_start == 0 or fast_start == -1:
+        return migrate_pfn
+    s.zone[Z_CC_FAST_START_PFN] = -1
+    return fast_start
+
+
+@mm_jit
+def fast_find_migrateblock(s, order, migratetype, migrate_pfn, kind):
+    """``fast_find_migrateblock`` (v5.9): for a costly order (> 3) asked by kcompactd or by a
+    movable direct request, at the start of a pageblock, look through the MOVABLE free lists
+    of orders ``order-1`` down to 3 for a free block low in the zone (in the first half of the
+    space between the scanners when starting, else the first eighth) whose pageblock is not
+    marked skipped: migrating the rest of that pageblock frees it soonest. The pageblock found
+    is marked skipped and the migrate scanner jumps there; the list is rotated so the next
+    search looks further. Returns the pfn the migrate scanner continues from."""
+    pfn = migrate_pfn
+    if kind == CC_PROACTIVE:  # skip hints are relied on to avoid repeats: not with ignore
+        return pfn
+    pbn = pageblock_nr_pages(s)
+    if pfn != 0 and pfn != (pfn & ~(pbn - 1)):
+        return pfn  # the continuation of a pageblock's scan
+    if order <= PAGE_ALLOC_COSTLY_ORDER:
+        return pfn
+    if kind == CC_DIRECT and migratetype != MIGRATE_MOVABLE:
+        return pfn
+    limit = freelist_scan_limit(s)
+    distance = (s.zone[Z_CC_FREE_PFN] - migrate_pfn) >> 1
+    if migrate_pfn != 0:
+        distance >>= 2
+    high_pfn = (migrate_pfn + distance) & ~(pbn - 1)
+    nr_scanned = 0
+    found = False
+    o = order - 1
+    while o >= PAGE_ALLOC_COSTLY_ORDER and not found and nr_scanned < limit:
+        if s.zone[Z_NR_FREE + o] != 0:
+            head = free_list_slot(s, MIGRATE_MOVABLE, o)
+            entry = np.int64(s.page[head].next)  # list_for_each_entry
+            while entry != head:
+                nr_scanned += 1
+                if nr_scanned > limit:
+                    if s.page[entry].prev != head:  # move_freelist_tail
+                        list_rotate_after(s, head, entry)
+                    break
+                if entry < high_pfn:
+                    pb = entry >> pageblock_order(s)
+                    if s.pb_skip[pb]:  # skipped recently
+                        entry = np.int64(s.page[entry].next)
+                        continue
+                    if s.page[entry].prev != head:  # move_freelist_tail
+                        list_rotate_after(s, head, entry)
+                    update_fast_start_pfn(s, entry)
+                    pfn = entry & ~(pbn - 1)
+                    s.zone[Z_CC_FAST_SEARCH_FAIL] = 0
+                    found = True
+                    s.pb_skip[pb] = 1
+                    break
+                entry = np.int64(s.page[entry].next)
+        o -= 1
+    s.zone[COMPACT_MIGRATE_SCANNED] += nr_scanned
+    advance(s, nr_scanned * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+    if not found:
+        s.zone[Z_CC_FAST_SEARCH_FAIL] += 1
+        pfn = reinit_migrate_pfn(s, migrate_pfn)
+    return pfn
 
 
 @mm_jit
@@ -446,26 +727,38 @@ def compact_zone(s, cpu, order, gfp, mode, alloc_flags, kind):
     pbn = pageblock_nr_pages(s)
     sync = 1 if mode != MIGRATE_ASYNC else 0
     ignore_skip_hint = kind == CC_PROACTIVE
+    direct = kind == CC_DIRECT
+    # compact_zone_order's compact_control
+    s.zone[Z_CC_FAST_SEARCH_FAIL] = 0
+    s.zone[Z_CC_SEARCH_ORDER] = order
+    s.zone[Z_CC_FAST_START_PFN] = 0
     if kind == CC_PROACTIVE:  # whole_zone
         migrate_pfn = np.int64(0)
-        s.zone[Z_COMPACT_CACHED_FREE] = free_scanner_start(s)
+        s.zone[Z_CC_FREE_PFN] = free_scanner_start(s)
     else:
         migrate_pfn = s.zone[Z_COMPACT_CACHED_MIGRATE + sync]
         if s.zone[Z_COMPACT_CACHED_FREE] <= 0 or s.zone[Z_COMPACT_CACHED_FREE] >= n:
             s.zone[Z_COMPACT_CACHED_FREE] = free_scanner_start(s)
+        s.zone[Z_CC_FREE_PFN] = s.zone[Z_COMPACT_CACHED_FREE]
     whole_zone = migrate_pfn <= 0
     chunk = np.int64(1) << max(order, 0)
     last_migrated_pfn = np.int64(0)
     while True:
-        if s.zone[Z_COMPACT_CACHED_FREE] <= migrate_pfn:  # compact_scanners_met
+        if compact_scanners_met(s, migrate_pfn):
             ret = COMPACT_COMPLETE
             break
         ret = compact_finished(s, order, migratetype, migrate_pfn, kind)
         if ret != COMPACT_CONTINUE:
             break
+        # isolate_migratepages: a fast search may move the scanner to a better pageblock
+        low = fast_find_migrateblock(s, order, migratetype, migrate_pfn, kind)
+        fast_find_block = low != migrate_pfn and s.zone[Z_CC_FAST_SEARCH_FAIL] == 0
+        migrate_pfn = low
         block_end = min((migrate_pfn & ~(pbn - 1)) + pbn, n)
         pb = migrate_pfn >> pageblock_order(s)
-        if (s.pb_skip[pb] and not ignore_skip_hint) or not suitable_migration_source(
+        # the skip bit is checked once per pageblock, at its start
+        skipped = (migrate_pfn & (pbn - 1)) == 0 and s.pb_skip[pb] and not ignore_skip_hint
+        if (skipped and not fast_find_block) or not suitable_migration_source(
             s, migrate_pfn, mode, migratetype, kind
         ):
             migrate_pfn = block_end
@@ -483,14 +776,15 @@ def compact_zone(s, cpu, order, gfp, mode, alloc_flags, kind):
         else:
             last_migrated_pfn = max(low, np.int64(1))  # ISOLATE_SUCCESS
             s.zone[COMPACT_ISOLATED] += nr_migratepages(s)
-            if not isolate_freepages(s, migrate_pfn, nr_migratepages(s), ignore_skip_hint):
+            if not isolate_freepages(s, order, migrate_pfn, nr_migratepages(s), mode, direct,
+                                     ignore_skip_hint):
                 putback_movable_pages(s, cpu)
                 ret = COMPACT_COMPLETE
                 break
             err = migrate_pages(s, cpu, mode, True)
             if err != 0:
                 putback_movable_pages(s, cpu)
-                if err == -ENOMEM and s.zone[Z_COMPACT_CACHED_FREE] > migrate_pfn:
+                if err == -ENOMEM and not compact_scanners_met(s, migrate_pfn):
                     ret = COMPACT_CONTENDED
                     break
                 if kind == CC_DIRECT and mode == MIGRATE_ASYNC:

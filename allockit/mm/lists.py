@@ -81,3 +81,20 @@ def list_del(s, entry):
     s.page[n].prev = p
     s.page[entry].next = entry
     s.page[entry].prev = entry
+
+
+@mm_jit_inline
+def list_rotate_before(s, head, entry):
+    """Make ``entry`` the first entry of the ring ``head`` (the entries before it go to the
+    tail, in order): ``list_cut_before(&sub, head, entry); list_splice_tail(&sub, head)``.
+    The sentinel moves to just before ``entry``; nothing else is relinked."""
+    list_del(s, head)
+    _list_insert(s, head, s.page[entry].prev, entry)
+
+
+@mm_jit_inline
+def list_rotate_after(s, head, entry):
+    """Make ``entry`` the last entry of the ring ``head`` (the entries after it become the
+    first): ``list_cut_position(&sub, head, entry); list_splice_tail(&sub, head)``."""
+    list_del(s, head)
+    _list_insert(s, head, entry, s.page[entry].next)

@@ -127,8 +127,14 @@ Z_CAPTURE_PFN = 49  # capc->page: the captured block, or -1
 Z_KCOMPACTD_NEXT = 50  # when kcompactd's wait times out next (ns)
 Z_PROACTIVE_DEFER = 51  # kcompactd's proactive_defer: timeouts still to skip
 Z_COMPACTION_PROACTIVENESS = 52  # sysctl vm.compaction_proactiveness
-NR_ZONE_FIELDS = 53
-Z_NR_FREE = 53  # free_area[order].nr_free, MAX_ORDER entries
+Z_COMPACT_INIT_FREE = 53  # zone->compact_init_free_pfn (0 until __reset_isolation_suitable)
+# the running compaction's compact_control (one compaction at a time in the model)
+Z_CC_FREE_PFN = 54  # cc->free_pfn: the free scanner (the zone's cached position is separate)
+Z_CC_FAST_SEARCH_FAIL = 55  # cc->fast_search_fail
+Z_CC_SEARCH_ORDER = 56  # cc->search_order
+Z_CC_FAST_START_PFN = 57  # cc->fast_start_pfn (0: unset; ULONG_MAX in the kernel: -1 here)
+NR_ZONE_FIELDS = 58
+Z_NR_FREE = 58  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
 Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)
 Z_COST = Z_TIME + NR_TIME_CATEGORIES  # cost constants (constants.C_*)

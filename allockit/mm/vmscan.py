@@ -79,6 +79,7 @@ from .state import (
     Z_COMPACT_BLOCKSKIP_FLUSH,
     Z_COMPACT_CACHED_FREE,
     Z_COMPACT_CACHED_MIGRATE,
+    Z_COMPACT_INIT_FREE,
     Z_COST,
     Z_EV_HEAD,
     Z_IN_BG,
@@ -441,6 +442,7 @@ def reset_isolation_suitable(s):
     s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] = 0
     s.pb_skip[:] = 0
     reset_cached_positions(s)
+    s.zone[Z_COMPACT_INIT_FREE] = s.zone[Z_COMPACT_CACHED_FREE]  # where fast searches start
 
 
 @mm_jit
