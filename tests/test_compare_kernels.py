@@ -54,7 +54,8 @@ def test_compare_puts_every_kernel_model_and_the_lab_side_by_side(kernels, capsy
     single = section(out, "cma_single")
     assert "v5.9 model" in single[2] and "6.1 lab" in "\n".join(single)
     assert "Note: the columns ran different requests or machines" in out  # 64 vs 4800
-    assert "[1] v5.9 model: 64 order-4, 64M CMA of 256M, -j2" in out.replace("\n", " ")
+    assert "[1] v5.9 model: 64 order-4, 64M CMA of 256M, -j2, up to 2 trials of 10" in \
+        out.replace("\n", " ")
     assert "nan" not in out and cells(single, "Amean", "slowdn-%")[-1] == "-"
     # the lab column: the file's own counts and means
     rows = lab[lab.strategy == "cma_single"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .figures import LAT_FLOOR_MS, caption
+from .figures import LAT_FLOOR_MS
 from .text import METRICS, compare_table, wrap
 
 # the busy retries of a CMA strategy (cma_alloc's slides over -EBUSY windows), in both the
@@ -106,8 +106,9 @@ def compare_kernels(paths: list[str | Path], strategies: list[str] | None = None
     labels = [label for label, _ in cols]
     setups = [setup(rows) for _, rows in cols]
     lines = wrap("allockit compare: " + "; ".join(
-        f"[{i + 1}] {label}: {setups[i]}, {len(rows.trial.unique())} trials of "
-        f"{rows.strategy.nunique()} strategies" for i, (label, rows) in enumerate(cols)))
+        f"[{i + 1}] {label}: {setups[i]}, up to {rows.groupby('strategy').size().max()} "
+        f"trials of {rows.strategy.nunique()} strategies" for i, (label, rows) in
+        enumerate(cols)))
     if len(set(setups)) > 1:
         lines += wrap("Note: the columns ran different requests or machines; a difference "
                       "between them is not the kernel's alone.")
@@ -144,8 +145,9 @@ def kernels_figure(paths: list[str | Path], strategies: list[str] | None = None)
     order = list(dict.fromkeys(data.strategy))
     colour = alt.Scale(domain=labels, range=list(theme.PALETTE[: len(labels)]))
     lat = (
-        alt.Chart(data, title=alt.Title("Latency per kernel", subtitle=caption(
-            "compare", "lab latencies are a TCG guest's: compare orderings, not ms"))).mark_point(
+        alt.Chart(data, title=alt.Title("Latency per kernel", subtitle=[
+            "models (simulated) and lab runs (a TCG guest: compare orderings, not ms)",
+            "allockit compare " + ", ".join(labels)])).mark_point(
             size=50, opacity=0.8, strokeWidth=1.5)
         .encode(
             x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)"),
