@@ -96,33 +96,49 @@ def aggregate(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
+def calls_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per call: latency floored for a log axis, and its outcome (a failed call is
+    not a fast success: its own shape, hollow, and a legend entry)."""
+    data = df[["strategy", "trial", "latency_ms", "got", "success"]].copy()
+    data["latency_ms"] = data["latency_ms"].clip(lower=LAT_FLOOR_MS)
+    data["outcome"] = np.where(data.success, "got every block", "failed")
+    return data
+
+
+def latency_strip(data: pd.DataFrame, title, **encoding):
+    """Every call's latency per strategy on a log axis, failed calls hollow crosses;
+    ``encoding`` adds or overrides channels."""
+    import altair as alt
+
+    colour = theme.strategy_scale(list(data.strategy))
+    return (
+        alt.Chart(data, title=title)
+        .mark_point(size=70, opacity=0.85, strokeWidth=1.5)
+        .encode(**{
+            "x": alt.X("latency_ms:Q", scale=alt.Scale(type="log"),
+                       title="latency (ms, simulated)"),
+            "y": alt.Y("strategy:N", title=None, sort=list(colour.domain)),
+            "color": alt.Color("strategy:N", scale=colour, legend=None),
+            "shape": alt.Shape("outcome:N", title="call", scale=alt.Scale(
+                domain=["got every block", "failed"], range=["circle", "cross"])),
+            "fill": alt.condition(alt.datum.success, alt.Color("strategy:N", scale=colour,
+                                                               legend=None),
+                                  alt.value("transparent")),
+            "tooltip": ["strategy", "trial", "latency_ms", "got", "outcome"],
+            **encoding,
+        })
+        .properties(width=520, height=22 * data.strategy.nunique())
+    )
+
+
 def trial_figures(df: pd.DataFrame, tag: str, what: str) -> dict[str, object]:
     """Per-trial figures of one configuration: latency per strategy (log) and pages got."""
     import altair as alt
 
     theme.use()
-    data = df[["strategy", "trial", "latency_ms", "got", "success"]].copy()
-    data["latency_ms"] = data["latency_ms"].clip(lower=LAT_FLOOR_MS)
-    # a failed call is not a fast success: its own shape, hollow, and a legend entry
-    data["outcome"] = np.where(data.success, "got every block", "failed")
+    data = calls_frame(df)
     colour = theme.strategy_scale(list(data.strategy))
-    outcomes = ["got every block", "failed"]
-    lat = (
-        alt.Chart(data, title=alt.Title(f"Latency: {what}", subtitle=caption(tag)))
-        .mark_point(size=70, opacity=0.85, strokeWidth=1.5)
-        .encode(
-            x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, simulated)"),
-            y=alt.Y("strategy:N", title=None, sort=list(colour.domain)),
-            color=alt.Color("strategy:N", scale=colour, legend=None),
-            shape=alt.Shape("outcome:N", title="call", scale=alt.Scale(
-                domain=outcomes, range=["circle", "cross"])),
-            fill=alt.condition(alt.datum.success, alt.Color("strategy:N", scale=colour,
-                                                            legend=None),
-                               alt.value("transparent")),
-            tooltip=["strategy", "trial", "latency_ms", "got", "outcome"],
-        )
-        .properties(width=520, height=22 * data.strategy.nunique())
-    )
+    lat = latency_strip(data, alt.Title(f"Latency: {what}", subtitle=caption(tag)))
     got = (
         alt.Chart(data, title=alt.Title(f"Blocks obtained: {what}", subtitle=caption(tag)))
         .mark_tick(thickness=2, size=14)
@@ -175,33 +191,15 @@ def breakdown_figure(df: pd.DataFrame, tag: str, what: str):
     import altair as alt
 
     theme.use()
-    calls = df[["strategy", "trial", "latency_ms", "got", "success"]].copy()
-    calls["latency_ms"] = calls["latency_ms"].clip(lower=LAT_FLOOR_MS)
-    calls["outcome"] = np.where(calls.success, "got every block", "failed")
-    colour = theme.strategy_scale(list(calls.strategy))
     strategy, trial = median_call(df)
     pick = alt.selection_point(fields=["strategy", "trial"], on="click", clear=False,
                                empty=False, value=[{"strategy": strategy, "trial": trial}])
-    strip = (
-        alt.Chart(calls, title=alt.Title(f"Where a call's time goes: {what}",
-                                         subtitle=caption(tag, "click a call to see its time")))
-        .mark_point(size=70, strokeWidth=1.5)
-        .encode(
-            x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, simulated)"),
-            y=alt.Y("strategy:N", title=None, sort=list(colour.domain)),
-            color=alt.Color("strategy:N", scale=colour, legend=None),
-            shape=alt.Shape("outcome:N", title="call", scale=alt.Scale(
-                domain=["got every block", "failed"], range=["circle", "cross"])),
-            fill=alt.condition(alt.datum.success, alt.Color("strategy:N", scale=colour,
-                                                            legend=None),
-                               alt.value("transparent")),
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
-            size=alt.condition(pick, alt.value(220), alt.value(70)),
-            tooltip=["strategy", "trial", "latency_ms", "got", "outcome"],
-        )
-        .add_params(pick)
-        .properties(width=520, height=22 * calls.strategy.nunique())
-    )
+    title = alt.Title(f"Where a call's time goes: {what}",
+                      subtitle=caption(tag, "click a call to see its time"))
+    strip = latency_strip(calls_frame(df), title,
+                          opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+                          size=alt.condition(pick, alt.value(220), alt.value(70))
+                          ).add_params(pick)
     detail = call_breakdown_chart(df, pick)
     return alt.vconcat(strip, detail, spacing=28).resolve_scale(color="independent")
 
