@@ -535,5 +535,18 @@ def load_results(d: str | Path) -> pd.DataFrame:
     )
 
 
+def rerun_call(spec: SweepSpec, point: int, strategy: str, trial: int):
+    """One call of a sweep run again from its parameters and seed (a trial is a pure function
+    of them): the memory map of the warmed-up machine, the map after ``strategy``'s call (its
+    blocks still held) and the call's ``StrategyResult``."""
+    from .trial import trial_memory_maps
+
+    ts = spec.trial_spec(spec.points()[point])
+    ts.strategies = {strategy: ts.strategies[strategy]}
+    maps = trial_memory_maps(ts, spec.seed, trial, spec.trials)
+    after, result = maps[strategy]
+    return maps["before"][0], after, result
+
+
 def manifest(d: str | Path) -> dict[str, Any]:
     return json.loads((Path(d) / "manifest.json").read_text())

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..mm import build_machine, copy_state, machine_config
-from ..mm.constants import TIME_CATEGORY_NAMES
+from ..mm.constants import SLEEP_CATEGORIES, TIME_CATEGORY_NAMES
 from ..mm.introspect import machine_summary, memory_map
 from ..mm.kcompactd import run_machine
 from ..mm.state import EVENT_DTYPE, Z_ABLATE, Z_BUSY_CPUS, Z_CLOCK, Z_EV_TAIL, MachineState
@@ -34,11 +34,6 @@ from ..workload.kbuild import (
 )
 from ..workload.replay import check_replay, replay_workload
 from . import ablation
-
-# Time categories in which the calling task sleeps, its CPU free for the workload: waits on
-# writeback, page locks and mutexes, and the drains, which are mostly flush_work() waiting
-# for per-CPU kworkers (their own few microseconds of CPU are not counted).
-SLEEP_CATEGORIES = ("wait_writeback", "wait_lock", "mutex", "drain_pcp", "drain_lru")
 
 COUNTERS = (
     "pgmigrate_success",

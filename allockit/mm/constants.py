@@ -274,6 +274,10 @@ TIME_CATEGORY_NAMES = (
     "alloc",
     "mutex",
 )
+# Time categories in which the calling task sleeps, its CPU free for the workload: waits on
+# writeback, page locks and mutexes, and the drains, which are mostly flush_work() waiting
+# for per-CPU kworkers (their own few microseconds of CPU are not counted).
+SLEEP_CATEGORIES = ("wait_writeback", "wait_lock", "mutex", "drain_pcp", "drain_lru")
 
 # No page / empty list / failed allocation.
 NO_PAGE = -1

@@ -166,7 +166,7 @@ def breakdown_columns(df: pd.DataFrame) -> list[str]:
 def breakdown_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Trial rows in long form: one row per (strategy, trial, time category) with the call's
     simulated time in that category and whether the calling task runs or sleeps in it."""
-    from ..experiment.trial import SLEEP_CATEGORIES
+    from ..mm.constants import SLEEP_CATEGORIES
 
     cols = breakdown_columns(df)
     long = df[["strategy", "trial", *cols]].melt(

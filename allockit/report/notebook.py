@@ -10,8 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..experiment.spec import SweepSpec, load
-from ..experiment.sweep import load_results, manifest, run_sweep, sweep_command
-from ..experiment.trial import trial_memory_maps
+from ..experiment.sweep import load_results, manifest, rerun_call, run_sweep, sweep_command
 from ..paths import DATA_DIR
 from .figures import (
     aggregate,
@@ -109,10 +108,7 @@ class SweepView:
                 f"drilldown: no trial {trial} of strategy {strategy!r} at point {point}; "
                 f"strategies: {', '.join(sorted(df.strategy.unique()))}; trials "
                 f"0..{df.trial.max()}; points 0..{df.point_index.max()}")
-        ts = self.spec.trial_spec(self.spec.points()[point])
-        ts.strategies = {strategy: ts.strategies[strategy]}
-        maps = trial_memory_maps(ts, self.spec.seed, trial, self.spec.trials)
-        memory, result = maps[strategy]
+        before, after, result = rerun_call(self.spec, point, strategy, trial)
         stored = row.iloc[0]
         if result.got != stored.got or abs(result.latency_ns / 1e6 - stored.latency_ms) > 1e-6:
             raise RuntimeError(
@@ -120,9 +116,9 @@ class SweepView:
                 f"{result.latency_ns / 1e6:.3f} ms, the stored row {stored.got} in "
                 f"{stored.latency_ms:.3f} ms: the results in {self.dir} come from another "
                 "version of the model; re-run the sweep")
-        frames = {"before": pageblock_frame(maps["before"][0]),
+        frames = {"before": pageblock_frame(before),
                   f"after {strategy} ({result.got:,}/{result.nr_elem:,})":
-                      pageblock_frame(memory)}
+                      pageblock_frame(after)}
         return alt.vconcat(call_breakdown_chart(row),
                            memory_map_chart(frames, self.spec.hash, by=by),
                            spacing=24).resolve_scale(color="independent")
