@@ -315,6 +315,15 @@ def suitable_migration_target(s, pfn):
 
 
 @mm_jit
+def count_scanned(s, counter, n):
+    """Count ``n`` pages or free-list entries a scanner looked at (``counter``:
+    ``COMPACT_FREE_SCANNED`` or ``COMPACT_MIGRATE_SCANNED``) and charge the compacting task
+    for them."""
+    s.zone[counter] += n
+    advance(s, n * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+
+
+@mm_jit
 def isolate_free_page(s, pfn, order):
     """``__isolate_free_page`` for compaction: take the free block at ``pfn`` off its free list
     as migration targets, unless the zone would fall below MIN watermark + 2^order (CMA
@@ -392,8 +401,7 @@ def fast_isolate_around(s, pfn, want, direct, mode):
     start = pfn & ~(pbn - 1)
     end = min(start + pbn, s.zone[Z_NR_PAGES])
     _, scanned, _ = isolate_freepages_block(s, start, end, want - nr_freepages(s), 1)
-    s.zone[COMPACT_FREE_SCANNED] += scanned
-    advance(s, scanned * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+    count_scanned(s, COMPACT_FREE_SCANNED, scanned)
     if nr_freepages(s) < want:
         s.pb_skip[start >> pageblock_order(s)] = 1
 
@@ -481,8 +489,7 @@ def fast_isolate_freepages(s, order, migrate_pfn, want, direct, mode):
                 s.zone[Z_CC_FREE_PFN] = min_pfn
     if highest != 0 and highest >= s.zone[Z_COMPACT_CACHED_FREE]:
         s.zone[Z_COMPACT_CACHED_FREE] = highest - pbn
-    s.zone[COMPACT_FREE_SCANNED] += nr_scanned
-    advance(s, nr_scanned * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+    count_scanned(s, COMPACT_FREE_SCANNED, nr_scanned)
     if target != NO_PAGE:
         fast_isolate_around(s, target, want, direct, mode)
 
@@ -544,8 +551,7 @@ def isolate_freepages(s, order, migrate_pfn, want, mode, direct, ignore_skip_hin
             block_start -= pbn
             isolate_start = block_start
         s.zone[Z_CC_FREE_PFN] = isolate_start
-        s.zone[COMPACT_FREE_SCANNED] += scanned_total
-        advance(s, scanned_total * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+        count_scanned(s, COMPACT_FREE_SCANNED, scanned_total)
         if nr_freepages(s) < want:
             return not compact_scanners_met(s, migrate_pfn)
     return True
@@ -661,8 +667,7 @@ def fast_find_migrateblock(s, order, migratetype, migrate_pfn, kind):
                     break
                 entry = np.int64(s.page[entry].next)
         o -= 1
-    s.zone[COMPACT_MIGRATE_SCANNED] += nr_scanned
-    advance(s, nr_scanned * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+    count_scanned(s, COMPACT_MIGRATE_SCANNED, nr_scanned)
     if not found:
         s.zone[Z_CC_FAST_SEARCH_FAIL] += 1
         pfn = reinit_migrate_pfn(s, migrate_pfn)
@@ -767,8 +772,7 @@ def compact_zone(s, cpu, order, gfp, mode, alloc_flags, kind):
         low = migrate_pfn
         next_pfn = isolate_migratepages_block(s, low, block_end, mode, gfp)
         scanned = next_pfn - low
-        s.zone[COMPACT_MIGRATE_SCANNED] += scanned
-        advance(s, scanned * s.zone[Z_COST + C_COMPACTION_SCAN_PER_PFN], T_COMPACT)
+        count_scanned(s, COMPACT_MIGRATE_SCANNED, scanned)
         migrate_pfn = next_pfn
         if nr_migratepages(s) == 0:  # ISOLATE_NONE
             if migrate_pfn >= block_end:
