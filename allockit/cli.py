@@ -83,13 +83,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .report.figures import save
-    from .report.kernels import compare_kernels, kernels_figure
+    from .report.kernels import compare_kernels, kernels_figure, load_columns
 
-    print(compare_kernels(args.inputs, strategies=args.strategy), end="")
+    cols = load_columns(args.inputs)  # read once, for the table and the figure
+    print(compare_kernels(cols, strategies=args.strategy), end="")
     if args.figure:
         tag = hashlib.sha256("\0".join(str(Path(p).resolve()) for p in args.inputs)
                              .encode()).hexdigest()[:10]
-        for f in save(kernels_figure(args.inputs, args.strategy), args.figure,
+        for f in save(kernels_figure(cols, args.strategy), args.figure,
                       "compare-kernels", tag):
             print(f"figure: {f}")
     return 0

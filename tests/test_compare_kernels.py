@@ -98,10 +98,10 @@ def test_kernels_figure_draws_every_column():
     import vl_convert as vlc
 
     from allockit.report import theme
-    from allockit.report.kernels import kernels_figure
+    from allockit.report.kernels import kernels_figure, load_columns
 
     lab5 = ROOT / "data/lab/5.10-kbuild-j2-20261127T110925Z.parquet"
-    svg = vlc.vegalite_to_svg(kernels_figure([LAB, lab5]).to_dict())
+    svg = vlc.vegalite_to_svg(kernels_figure(load_columns([LAB, lab5])).to_dict())
     for colour in theme.PALETTE[:2]:
         assert colour.lower() in svg.lower()
     assert "6.1 lab" in svg and "5.10 lab" in svg and "failed" in svg

@@ -20,9 +20,10 @@ from .text import METRICS, compare_table, wrap
 # the busy retries of a CMA strategy (cma_alloc's slides over -EBUSY windows), in both the
 # simulator's rows and the lab's
 KERNEL_METRICS = (*METRICS, ("retries", "sim_cma_alloc_retry", True))
+Columns = list[tuple[str, pd.DataFrame]]  # (label, trial rows) per column
 
 
-def sweep_columns(d: Path) -> list[tuple[str, pd.DataFrame]]:
+def sweep_columns(d: Path) -> Columns:
     """A sweep's points as columns, each labelled by its kernel model (``v5.9 model``) and,
     when the points differ in more than the kernel, by the point's other values."""
     from ..experiment.spec import axis_assignments
@@ -42,7 +43,7 @@ def sweep_columns(d: Path) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
-def lab_columns(path: Path) -> list[tuple[str, pd.DataFrame]]:
+def lab_columns(path: Path) -> Columns:
     """A lab result file (or a directory of them) as one column per kernel (``6.1 lab``),
     complete trials only."""
     from ..lab.compare import load_lab, usable
@@ -55,7 +56,7 @@ def lab_columns(path: Path) -> list[tuple[str, pd.DataFrame]]:
     return [(f"{k} lab", rows) for k, rows in df.groupby("kernel", sort=False)]
 
 
-def load_columns(paths: list[str | Path]) -> list[tuple[str, pd.DataFrame]]:
+def load_columns(paths: list[str | Path]) -> Columns:
     """The columns of every input, in order: sweep directories (or the spec files that made
     them), lab result files (``*.parquet``) or directories of them. Labels are made unique
     with the input's position (``#2``)."""
@@ -63,7 +64,7 @@ def load_columns(paths: list[str | Path]) -> list[tuple[str, pd.DataFrame]]:
 
     if not paths:
         raise ValueError("inputs: none; allowed: sweep directories, spec files or lab files")
-    cols: list[tuple[str, pd.DataFrame]] = []
+    cols: Columns = []
     for i, raw in enumerate(paths):
         p = Path(raw)
         if p.suffix == ".parquet" or (p.is_dir() and any(p.glob("*.parquet"))
@@ -92,11 +93,10 @@ def setup(rows: pd.DataFrame) -> str:
     return f"{int(r.nr_elem)} order-{int(r.order)}, {cma} CMA of {ram}, -j{int(r.jobs)}"
 
 
-def compare_kernels(paths: list[str | Path], strategies: list[str] | None = None) -> str:
+def compare_kernels(cols: Columns, strategies: list[str] | None = None) -> str:
     """The mailing-list text: what each column is, then per strategy the mmtests table
     (Success, CI95, Median, then Min/Amean/Max/Stddev of latency, blocks, slowdown and busy
-    retries) across the columns, the first column the baseline."""
-    cols = load_columns(paths)
+    retries) across the columns (``load_columns``), the first column the baseline."""
     known = list(dict.fromkeys(s for _, rows in cols for s in rows.strategy))
     names = strategies or known
     unknown = [n for n in names if n not in known]
@@ -125,7 +125,7 @@ def compare_kernels(paths: list[str | Path], strategies: list[str] | None = None
     return "\n".join(lines) + "\n"
 
 
-def kernels_figure(paths: list[str | Path], strategies: list[str] | None = None):
+def kernels_figure(cols: Columns, strategies: list[str] | None = None):
     """Every call's latency per strategy, one colour per kernel (failed calls hollow
     crosses), beside the trials that got every block, with their Wilson interval."""
     import altair as alt
@@ -134,7 +134,6 @@ def kernels_figure(paths: list[str | Path], strategies: list[str] | None = None)
     from .stats import wilson
 
     theme.use()
-    cols = load_columns(paths)
     labels = [label for label, _ in cols]
     data = pd.concat([r.assign(column=label) for label, r in cols], ignore_index=True)
     if strategies:
