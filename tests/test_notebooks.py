@@ -26,9 +26,9 @@ SMALL = {
                  "costs.unmap_page_ns": {"times": [0.25, 4]}}}},
     "07-memory-map": {"overrides": {**_MACHINE, "nr_elem": 256}},
     "08-lkml-reply": {"overrides": {**_MACHINE, "trials": 2, "nr_elem": 64}},
-    "11-robustness": {"overrides": {"machine.ram": "256M", "machine.cma_size": "64M",
-                                    "machine.kernel_reserved": 0, "horizon_s": 2.0,
-                                    "trials": 2, "nr_elem": 64}},
+    # the seed's own machine: its sweeps vary jobs and CPUs, which on a 256 MB machine thrash
+    # in reclaim for seconds of wall time per trial
+    "11-robustness": {"overrides": {"horizon_s": 2.0, "trials": 2, "nr_elem": 64}},
     "09-simulation-vs-kernel": {"sim_trials": 1, "horizon_s": 2.0, "sensitivity_trials": 0},
     "10-workload-fit": {"trace": str(ROOT / "tests/fixtures/ftrace/kbuild-head.txt"),
                         "seconds": 2.0},
