@@ -1,20 +1,31 @@
-"""Benchmarks of the simulated allocator, printed by ``allockit bench [--json]``.
+"""Benchmarks of the simulated allocator, printed by ``allockit bench [--json] [--quick]``.
 
-Measured, never asserted in tests. Figures:
+Measured, never asserted in tests. Figures (``--quick`` skips the ones marked *):
 
 * ``buddy_ns_per_op``: mean wall time of one ``alloc_pages`` or ``__free_pages`` call inside
   a compiled churn loop on the seed's machine (1.5 GiB, 500 MiB CMA) held at ~75 % occupancy,
   with a kernel-like mix (mostly order 0 through the pcp lists, some orders 1-4; movable,
   unmovable and reclaimable requests).
-* ``compile_s_cold``: a fresh process with an empty numba cache: import, boot, churn.
-* ``load_s_warm``: the same process again with the cache filled by the cold run.
+* ``numba_min_buddy_ns_per_op`` and ``c_buddy_ns_per_op``: the same churn in a minimal
+  array-based buddy allocator (one free list per order, no migratetypes, pcp lists or
+  watermarks), compiled by numba (``allockit/minbuddy.py``) and by the system C compiler
+  (``benchmarks/c_buddy.c``, when one is found); the yardsticks, run interleaved with the
+  simulator segment by segment so that all three see the same machine load. ``ratio_to_numba``
+  and ``ratio_to_c`` are the medians of the per-segment ratios.
 * ``bytes_per_page``: memory of the machine state per simulated page.
 * ``seed_trial_s`` (``seed_warm_s``): wall time of one trial of ``params/seed.yaml`` (warm-up
   and every strategy; the warm-up alone), median of ``REPEATS`` runs on a warm cache.
-* ``c_buddy_ns_per_op``: the same churn in a minimal C array-based buddy allocator
-  (``benchmarks/c_buddy.c``: one free list per order, no migratetypes, pcp lists or
-  watermarks), built with the system C compiler when one is found; the yardstick for
-  ``buddy_ns_per_op``.
+* ``compile_s``* (per entry point), ``compile_s_cold``* and ``load_s_warm``*: a fresh process
+  with an empty numba cache runs a seed trial; the seconds numba spent compiling, by the entry
+  point (a compiled function called from Python) that reached the code first; the process's
+  wall time; then the same process with the cache it filled.
+* ``cold_start_s``*: the README's main job (``allockit reproduce``, every core) from an empty
+  numba cache to the printed seed table, installation excluded.
+* ``sweep_default_s``*: the default sweep (``params/sweep-seed-axes.yaml``, every core) on a
+  warm cache.
+* ``scale_<size>_s`` and ``scale_<size>_rss_mb`` for 1.5G, 24G and 256G*: a fresh process
+  boots a machine of that size, warms it up under the seed's build and runs one
+  ``cma_chunked`` call: wall time (imports and cache loading included) and peak RSS.
 """
 
 from __future__ import annotations
@@ -108,43 +119,110 @@ def churn_machine(seed: int = 0, occupancy: float = 0.75):
     return s, segment, live
 
 
-def run_churn(ops: int = 2_000_000, seed: int = 0) -> dict[str, float]:
-    """Median ns per operation over REPEATS segments of the seed machine's churn."""
-    s, segment, live = churn_machine(seed)
-    per_op = [segment(ops // REPEATS) for _ in range(REPEATS)]
+def _python(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Run ``code`` in a fresh interpreter; return its wall time and its last output line."""
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, check=True,
+                         capture_output=True, text=True)  # fmt: skip
+    lines = out.stdout.strip().splitlines()
+    return time.perf_counter() - t0, lines[-1] if lines else ""
+
+
+def seed_trial_compile() -> None:
+    """Run trial 0 of the seed spec; print what numba compiled for it, per entry point, as
+    JSON (``{}`` when everything came from the cache)."""
+    from .experiment.spec import load
+    from .experiment.trial import run_trial
+    from .mm.jit import entry_point_compile_times
+    from .paths import PARAMS_DIR
+
+    sweep = load(PARAMS_DIR / "seed.yaml")
+    with entry_point_compile_times() as times:
+        run_trial(sweep.trial_spec(sweep.points()[0]), sweep.seed, 0, sweep.trials)
+    print(json.dumps({k: round(v, 2) for k, v in sorted(times.items(), key=lambda kv: -kv[1])}))
+
+
+_SEED_TRIAL = "from allockit.bench import seed_trial_compile; seed_trial_compile()"
+
+
+def compile_times() -> dict:
+    """A seed trial in a fresh process with an empty numba cache, then again with the cache
+    it filled. ``recompiled_warm`` names what the second process compiled all the same (it
+    should be empty: something there is not cached)."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cold, per_entry = _python(_SEED_TRIAL, env=env)
+        warm, again = _python(_SEED_TRIAL, env=env)
+    per = json.loads(per_entry)
     return {
-        "buddy_ns_per_op": round(float(np.median(per_op)) * 1e9, 1),
-        "churn_ops": ops,
-        "churn_failed_allocs": int(live["failed"]),
-        "occupancy_end": round(1.0 - int(s.zone[NR_FREE_PAGES]) / int(s.zone[Z_MANAGED]), 4),
-        "bytes_per_page": round(bytes_per_page(s), 2),
+        "compile_s": per,
+        "compile_s_total": round(sum(per.values()), 1),
+        "compile_s_cold": round(cold, 1),
+        "load_s_warm": round(warm, 2),
+        "recompiled_warm": sorted(json.loads(again)),
     }
 
 
-_COMPILE_PROBE = (
-    "import time; t=time.perf_counter(); "
-    "from allockit.bench import run_churn; run_churn(ops=2000); "
-    "from allockit.mm.invariants import check_invariants; "
-    "from allockit.mm import build_machine, machine_config; "
-    "from allockit.params import load_costs; "
-    "check_invariants(build_machine(machine_config(ram='16M', cma_size='4M', kernel_reserved=0), "
-    "load_costs())); "
-    "print(time.perf_counter()-t)"
-)
+_REPRODUCE = "import sys; from pathlib import Path; from allockit.reproduce import main; " \
+    "main(out=Path(sys.argv[1]))"
 
 
-def compile_times() -> dict[str, float]:
-    """Wall time of a fresh process with an empty numba cache, then with the cache warm."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        out = []
-        for _ in range(2):
-            t0 = time.perf_counter()
-            subprocess.run(
-                [sys.executable, "-c", _COMPILE_PROBE], env=env, check=True, capture_output=True
-            )
-            out.append(time.perf_counter() - t0)
-    return {"compile_s_cold": round(out[0], 2), "load_s_warm": round(out[1], 2)}
+def cold_start() -> dict[str, float]:
+    """``allockit reproduce`` from an empty numba cache to the printed seed table (results to
+    a scratch directory; installation is not included)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba"))
+        wall, _ = _python(_REPRODUCE, str(Path(tmp) / "data"), env=env)
+    return {"cold_start_s": round(wall, 1)}
+
+
+def sweep_default() -> dict[str, float]:
+    """Wall time of the default sweep (``params/sweep-seed-axes.yaml``) on every core, into a
+    scratch directory, on a warm cache."""
+    from .experiment.spec import load
+    from .experiment.sweep import run_sweep
+    from .paths import PARAMS_DIR
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = run_sweep(load(PARAMS_DIR / "sweep-seed-axes.yaml"), out=tmp, progress=False)
+    return {"sweep_default_s": round(run.wall_s, 1), "sweep_default_trials": run.ran}
+
+
+# machine sizes of the scale figures: (RAM, CMA); the seed's machine, then a CMA area of
+# 1/16 of RAM, as on large servers with a few GB of CMA
+SCALES = {"1.5G": ("1536M", "500M"), "24G": ("24G", "1536M"), "256G": ("256G", "16G")}
+
+
+def scale_probe(ram: str, cma: str) -> None:
+    """Boot a machine of ``ram`` with ``cma``, warm it up under the seed's build and run one
+    ``cma_chunked`` call; print the peak RSS in MB as JSON."""
+    from dataclasses import replace
+
+    from .experiment.spec import load
+    from .experiment.trial import run_trial
+    from .paths import PARAMS_DIR
+
+    sweep = load(PARAMS_DIR / "seed.yaml", {"machine.ram": ram, "machine.cma_size": cma})
+    spec = sweep.trial_spec(sweep.points()[0])
+    spec = replace(spec, strategies={"cma_chunked": spec.strategies["cma_chunked"]})
+    run_trial(spec, sweep.seed, 0, sweep.trials)
+    # VmHWM: the peak of this process's own memory; getrusage's ru_maxrss would carry over the
+    # parent's peak, which Linux keeps across fork and exec
+    hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status")
+                  if line.startswith("VmHWM:"))  # fmt: skip
+    print(json.dumps({"rss_mb": hwm_kb // 1024}))
+
+
+def scale(sizes: list[str]) -> dict[str, float]:
+    """``scale_probe`` for each size in a fresh process (warm cache): wall time and RSS."""
+    out: dict[str, float] = {}
+    for size in sizes:
+        ram, cma = SCALES[size]
+        code = "import sys; from allockit.bench import scale_probe; scale_probe(*sys.argv[1:])"
+        wall, line = _python(code, ram, cma)
+        out[f"scale_{size}_s"] = round(wall, 1)
+        out[f"scale_{size}_rss_mb"] = json.loads(line)["rss_mb"]
+    return out
 
 
 C_BUDDY = ROOT / "benchmarks" / "c_buddy.c"
@@ -188,38 +266,50 @@ def run_c_buddy(exe: Path, ops: int) -> float:
     return float(out.stdout.strip().split("=")[1])
 
 
-def main(as_json: bool = False, ops: int = 2_000_000, compile: bool = True) -> dict[str, float]:
-    """Run every benchmark; print a table or one JSON object.
+def churn_vs_yardsticks(ops: int) -> dict[str, float]:
+    """The simulator's churn, the numba minimal buddy and the C one, segment by segment."""
+    from . import minbuddy
 
-    The compiled churn and the C yardstick run interleaved, segment by segment, so that both
-    see the same machine load; the ratio is the median of the per-segment ratios.
-    """
-    run_churn(ops=20_000)  # compile (or load from the cache) before timing
     s, segment, live = churn_machine()
-    ours, theirs = [], []
+    mini = minbuddy.zone()
+    segment(20_000)  # the churn compiled (or loaded from the cache) before timing
+    minbuddy.ns_per_op(mini, 20_000)
+    ours, numba_min, c = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         exe = build_c_buddy(Path(tmp))
         for _ in range(REPEATS):
             ours.append(segment(ops // REPEATS) * 1e9)
+            numba_min.append(minbuddy.ns_per_op(mini, ops // REPEATS))
             if exe is not None:
-                theirs.append(run_c_buddy(exe, ops // REPEATS))
+                c.append(run_c_buddy(exe, ops // REPEATS))
     result: dict[str, float] = {
         "buddy_ns_per_op": round(float(np.median(ours)), 1),
         "churn_ops": ops,
         "churn_failed_allocs": int(live["failed"]),
         "occupancy_end": round(1.0 - int(s.zone[NR_FREE_PAGES]) / int(s.zone[Z_MANAGED]), 4),
         "bytes_per_page": round(bytes_per_page(s), 2),
+        "numba_min_buddy_ns_per_op": round(float(np.median(numba_min)), 1),
+        "ratio_to_numba": round(float(np.median(np.divide(ours, numba_min))), 2),
     }
-    if theirs:
-        result["c_buddy_ns_per_op"] = round(float(np.median(theirs)), 1)
-        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-        result["ratio_to_c"] = round(float(np.median(ratios)), 2)
+    if c:
+        result["c_buddy_ns_per_op"] = round(float(np.median(c)), 1)
+        result["ratio_to_c"] = round(float(np.median(np.divide(ours, c))), 2)
+    return result
+
+
+def main(as_json: bool = False, ops: int = 2_000_000, quick: bool = False) -> dict:
+    """Run the benchmarks (``quick``: the ones that take seconds); print a table or one JSON
+    object."""
+    result: dict = churn_vs_yardsticks(ops)
     result.update(seed_trial_times())
-    if compile:
+    result.update(scale(["1.5G", "24G"] if quick else list(SCALES)))
+    if not quick:
+        result.update(sweep_default())
         result.update(compile_times())
+        result.update(cold_start())
     if as_json:
         print(json.dumps(result, sort_keys=True))
     else:
         for k, v in result.items():
-            print(f"{k:24s} {v}")
+            print(f"{k:26s} {v}")
     return result

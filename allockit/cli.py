@@ -12,7 +12,7 @@ import sys
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main
 
-    main(as_json=args.json, ops=args.ops, compile=not args.no_compile)
+    main(as_json=args.json, ops=args.ops, quick=args.quick)
     return 0
 
 
@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmark the simulated allocator")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--ops", type=int, default=2_000_000, help="churn operations to time")
-    b.add_argument("--no-compile", action="store_true", help="skip the cold/warm compile probe")
+    b.add_argument("--quick", action="store_true",
+                   help="only what takes seconds: churn, seed trial, 1.5G and 24G scale")
     b.set_defaults(func=_cmd_bench)
     r = sub.add_parser("reproduce", help="the seed experiment (Minchan Kim, linux-mm, Aug 2020)")
     r.add_argument("--spec", help="a seed-style spec file (default params/seed.yaml)")

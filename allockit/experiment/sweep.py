@@ -448,8 +448,8 @@ def compile_once(ts: TrialSpec, stream=None) -> float:
     if not numba_cache_is_cold():
         return 0.0
     if stream is not None:
-        print("compiling the simulator once (a minute or more on 2 cores; later runs load it "
-              "in about a second)", file=stream, flush=True)
+        print("compiling the simulator once, before the workers start (minutes on a new "
+              "machine; numba caches it, later runs load it in seconds)", file=stream, flush=True)
     t0 = time.perf_counter()
     small = TrialSpec(
         machine={**ts.machine, "ram": "64M", "cma_size": "16M", "kernel_reserved": 0},

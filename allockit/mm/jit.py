@@ -26,12 +26,15 @@ identical sources (other processes, papermill kernels, Dask workers) share one c
 ``NUMBA_CACHE_DIR`` to take over the location (and the invalidation) yourself.
 """
 
+import contextlib
 import hashlib
 import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numba
-from numba.core import types
+from numba.core import event, types
 from numba.core.registry import CPUDispatcher
 
 
@@ -76,3 +79,42 @@ def _plain_args_jit(**options):
 mm_jit = _plain_args_jit(_nrt=False)
 mm_jit_inline = _plain_args_jit(_nrt=False, inline="always")
 mm_njit = _plain_args_jit()
+
+
+class _EntryPointTimer(event.Listener):
+    """Wall time of each compilation started from Python (an entry point), including the
+    compiled functions it reaches that were neither compiled nor in the cache yet."""
+
+    def __init__(self, times: dict[str, float], on_first: Callable[[], None] | None):
+        self.times, self.on_first, self.depth, self.t0 = times, on_first, 0, 0.0
+
+    def on_start(self, ev: event.Event) -> None:
+        if self.depth == 0:
+            if self.on_first is not None:
+                self.on_first()
+                self.on_first = None
+            self.t0 = time.perf_counter()
+        self.depth += 1
+
+    def on_end(self, ev: event.Event) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            f = ev.data["dispatcher"].py_func
+            name = f"{f.__module__.removeprefix('allockit.')}.{f.__qualname__}"
+            self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - self.t0
+
+
+@contextlib.contextmanager
+def entry_point_compile_times(
+    on_first: Callable[[], None] | None = None,
+) -> Iterator[dict[str, float]]:
+    """Collect ``{entry point: seconds}`` for what numba compiles inside the block (nothing
+    when everything loads from the cache); ``on_first`` runs when the first compilation
+    starts."""
+    times: dict[str, float] = {}
+    listener = _EntryPointTimer(times, on_first)
+    event.register("numba:compile", listener)
+    try:
+        yield times
+    finally:
+        event.unregister("numba:compile", listener)
