@@ -76,7 +76,7 @@ from .page_alloc import (
     alloc_flags_nofragment,
     current_alloc_flags,
     direct_reclaim_and_retry,
-    get_page_from_freelist,
+    get_page_from_freelist_call,
     gfp_migratetype,
     gfp_to_alloc_flags,
     prep_new_page,
@@ -858,7 +858,7 @@ def alloc_pages_direct_compact(s, cpu, gfp, order, migratetype, alloc_flags, pri
     if pfn != NO_PAGE:
         prep_new_page(s, pfn, order)  # the captured page
     else:
-        pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+        pfn = get_page_from_freelist_call(s, cpu, gfp, order, migratetype, alloc_flags)
     if pfn != NO_PAGE:
         s.zone[Z_COMPACT_BLOCKSKIP_FLUSH] = 0
         compaction_defer_reset(s, order, True)
@@ -923,7 +923,7 @@ def alloc_pages_compact(s, cpu, gfp, order):
     # the calling task's fast path (rmqueue under zone->lock or from the pcp list); the
     # background's own allocations are not charged to anybody's clock
     advance(s, s.zone[Z_COST + C_ALLOC_PAGE], T_ALLOC)
-    pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+    pfn = get_page_from_freelist_call(s, cpu, gfp, order, migratetype, alloc_flags)
     if pfn != NO_PAGE:
         return pfn
     if (gfp & (___GFP_ATOMIC | ___GFP_DIRECT_RECLAIM)) == (___GFP_ATOMIC | ___GFP_DIRECT_RECLAIM):
@@ -933,7 +933,7 @@ def alloc_pages_compact(s, cpu, gfp, order):
     alloc_flags = gfp_to_alloc_flags(gfp)
     if alloc_flags & ALLOC_KSWAPD:
         wakeup_kswapd(s)
-    pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+    pfn = get_page_from_freelist_call(s, cpu, gfp, order, migratetype, alloc_flags)
     if pfn != NO_PAGE:
         return pfn
     prio = DEF_COMPACT_PRIORITY
@@ -956,7 +956,7 @@ def alloc_pages_compact(s, cpu, gfp, order):
     while True:
         if alloc_flags & ALLOC_KSWAPD:
             wakeup_kswapd(s)
-        pfn = get_page_from_freelist(s, cpu, gfp, order, migratetype, alloc_flags)
+        pfn = get_page_from_freelist_call(s, cpu, gfp, order, migratetype, alloc_flags)
         if pfn != NO_PAGE:
             return pfn
         pfn, progress = direct_reclaim_and_retry(s, cpu, gfp, order, migratetype, alloc_flags)
