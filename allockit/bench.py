@@ -13,8 +13,9 @@ Measured, never asserted in tests. Figures (``--quick`` skips the ones marked *)
   simulator segment by segment so that all three see the same machine load. ``ratio_to_numba``
   and ``ratio_to_c`` are the medians of the per-segment ratios.
 * ``bytes_per_page``: memory of the machine state per simulated page.
-* ``seed_trial_s`` (``seed_warm_s``): wall time of one trial of ``params/seed.yaml`` (warm-up
-  and every strategy; the warm-up alone), median of ``REPEATS`` runs on a warm cache.
+* ``seed_trial_s`` (``seed_warm_s``, ``seed_trial_parts_s``): wall time of one trial of
+  ``params/seed.yaml`` (warm-up and every strategy; the warm-up alone; the warm-up and each
+  strategy), median of ``REPEATS`` runs on a warm cache.
 * ``compile_s``* (per entry point), ``compile_s_cold``* and ``load_s_warm``*: a fresh process
   with an empty numba cache runs a seed trial; the seconds numba spent compiling, by the entry
   point (a compiled function called from Python) that reached the code first; the process's
@@ -228,8 +229,9 @@ def scale(sizes: list[str]) -> dict[str, float]:
 C_BUDDY = ROOT / "benchmarks" / "c_buddy.c"
 
 
-def seed_trial_times() -> dict[str, float]:
-    """Median wall time of trial 0 of the seed spec, whole and its warm-up alone."""
+def seed_trial_times() -> dict:
+    """Median wall time of trial 0 of the seed spec, whole, its warm-up alone, and each part
+    (``seed_trial_parts_s``: the warm-up and every strategy, the profile to start from)."""
     from .experiment.spec import load
     from .experiment.trial import run_trial
     from .paths import PARAMS_DIR
@@ -237,16 +239,19 @@ def seed_trial_times() -> dict[str, float]:
     sweep = load(PARAMS_DIR / "seed.yaml")
     spec = sweep.trial_spec(sweep.points()[0])
     run_trial(spec, sweep.seed, 0, sweep.trials)  # compile or load before timing
-    whole, warm = [], []
+    whole, parts = [], []
     for _ in range(REPEATS):
         timing: dict[str, float] = {}
         t0 = time.perf_counter()
         run_trial(spec, sweep.seed, 0, sweep.trials, timing=timing)
         whole.append(time.perf_counter() - t0)
-        warm.append(timing["warm_s"])
+        parts.append(timing)
+    part = {k.removesuffix("_s"): round(float(np.median([p[k] for p in parts])), 3)
+            for k in parts[0]}  # fmt: skip
     return {
         "seed_trial_s": round(float(np.median(whole)), 3),
-        "seed_warm_s": round(float(np.median(warm)), 3),
+        "seed_warm_s": part["warm"],
+        "seed_trial_parts_s": part,
     }
 
 

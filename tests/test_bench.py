@@ -35,6 +35,7 @@ def test_cli_bench_quick_prints_every_figure(capsys):
                 "seed_trial_s", "seed_warm_s", "bytes_per_page"):
         assert r[key] > 0, key
     assert r["seed_warm_s"] < r["seed_trial_s"]
+    assert set(r["seed_trial_parts_s"]) >= {"warm", "cma_single", "cma_chunked"}
     assert 0.7 < r["occupancy_end"] < 0.8
     # a 16x larger machine holds more: the probe ran at the size it names
     assert r["scale_24G_rss_mb"] > r["scale_1.5G_rss_mb"] > 0
