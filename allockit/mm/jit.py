@@ -16,8 +16,8 @@ times, ``sched.advance`` ten). These functions never need a value at compile tim
 compilation per function and argument kinds, about half the compile time.
 
 ``mm_jit_inline``: the same, inlined into the caller at numba IR level, for small helpers on
-the hottest paths. ``mm_njit``: plain ``njit(cache=True)`` for functions that allocate arrays
-(the invariant checker).
+the hottest paths. ``mm_njit``: the same with numba's runtime, for functions that allocate
+arrays (the invariant checker).
 
 Cache: numba invalidates a cached function only when *its own* source file changes, not when
 a constant or callee in another module does. So the cache directory is keyed by a hash of
@@ -30,7 +30,7 @@ import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numba
@@ -85,14 +85,11 @@ class _EntryPointTimer(event.Listener):
     """Wall time of each compilation started from Python (an entry point), including the
     compiled functions it reaches that were neither compiled nor in the cache yet."""
 
-    def __init__(self, times: dict[str, float], on_first: Callable[[], None] | None):
-        self.times, self.on_first, self.depth, self.t0 = times, on_first, 0, 0.0
+    def __init__(self, times: dict[str, float]):
+        self.times, self.depth, self.t0 = times, 0, 0.0
 
     def on_start(self, ev: event.Event) -> None:
         if self.depth == 0:
-            if self.on_first is not None:
-                self.on_first()
-                self.on_first = None
             self.t0 = time.perf_counter()
         self.depth += 1
 
@@ -105,14 +102,11 @@ class _EntryPointTimer(event.Listener):
 
 
 @contextlib.contextmanager
-def entry_point_compile_times(
-    on_first: Callable[[], None] | None = None,
-) -> Iterator[dict[str, float]]:
+def entry_point_compile_times() -> Iterator[dict[str, float]]:
     """Collect ``{entry point: seconds}`` for what numba compiles inside the block (nothing
-    when everything loads from the cache); ``on_first`` runs when the first compilation
-    starts."""
+    when everything loads from the cache)."""
     times: dict[str, float] = {}
-    listener = _EntryPointTimer(times, on_first)
+    listener = _EntryPointTimer(times)
     event.register("numba:compile", listener)
     try:
         yield times
