@@ -9,7 +9,7 @@ import pytest
 from conftest import bare_state, lru_pages, populated
 
 from allockit.mm import api, copy_state
-from allockit.mm.background import PK_FILE, PK_FILE_NOMIGRATE
+from allockit.mm.background import EV_READ, PK_FILE, PK_FILE_NOMIGRATE, apply_event
 from allockit.mm.buddy import free_one_page
 from allockit.mm.constants import (
     C_DRAIN_BASE,
@@ -23,12 +23,17 @@ from allockit.mm.constants import (
     REF_GUP,
     REF_JOURNAL,
     PG_dirty,
+    PG_lru,
+    PG_pagevec,
     PG_writeback,
 )
 from allockit.mm.contig import ACR_ASYNC, ACR_ONE_TRY
+from allockit.mm.drain import lru_cache_disable, lru_cache_enable
 from allockit.mm.invariants import check_invariants
 from allockit.mm.isolation import set_migratetype_isolate, undo_isolate_page_range
-from allockit.mm.state import Z_CLOCK, Z_COST, Z_WMARK
+from allockit.mm.pagestate import lru_add_drain_all_pages
+from allockit.mm.state import Z_CLOCK, Z_COST, Z_LRU_DISABLE_COUNT, Z_WMARK
+from allockit.mm.vmscan import try_to_free_pages
 from allockit.mm.vmstat import NR_FREE_PAGES
 from allockit.params import load_costs
 
@@ -302,6 +307,45 @@ def test_drain_per_pageblock_in_v59_once_in_v61():
     assert r61.counters["sim_drain_all_pages"] == 1
     check_invariants(s59)
     check_invariants(s61)
+
+
+def test_lru_cache_disable_sends_added_pages_to_the_lru_at_once():
+    """v5.13's lru_cache_disable: while it holds, lru_cache_add flushes the pagevec (the
+    pages here are read into the page cache, as the build reads its files)."""
+    n = 2600
+    s = populated(n, kinds=np.full(n, PK_FILE))
+    try_to_free_pages(s, 0)  # room for the new pages
+    lru_add_drain_all_pages(s)
+
+    def read_miss(obj):
+        ev = s.events[n]
+        ev["kind"], ev["obj"], ev["time"] = EV_READ, obj, int(s.zone[Z_CLOCK])
+        ev["cpu"], ev["arg"], ev["pkind"] = 0, 300, PK_FILE
+        apply_event(s, n)
+        return int(s.obj_pfn[obj])
+
+    first = read_miss(n)  # an object id no event has used
+    assert not s.flags[first] & PG_lru  # cached in CPU 0's pagevec
+    lru_cache_disable(s)  # drains every CPU, that page included
+    assert s.flags[first] & PG_lru
+    second = read_miss(n + 1)
+    assert s.flags[second] & PG_lru and not s.flags[second] & PG_pagevec
+    lru_cache_enable(s)
+    assert s.zone[Z_LRU_DISABLE_COUNT] == 0
+    check_invariants(s)
+
+
+@pytest.mark.parametrize(("kernel", "lru_drains"), [("5.9", 2), ("6.1", 1)])
+def test_alloc_contig_range_drains_the_lru_twice_before_v5_13_then_disables_it(kernel,
+                                                                              lru_drains):
+    """Up to v5.12: migrate_prep's drain and the drain after migration; from v5.13 one forced
+    drain in lru_cache_disable, and the pagevecs stay off until the migration is done."""
+    s = populated(kernel=kernel)
+    r = api.alloc_contig_range(s, CMA_BASE, CMA_BASE + 16)
+    assert r.ret == 0
+    assert r.counters["sim_lru_add_drain_all"] == lru_drains
+    assert s.zone[Z_LRU_DISABLE_COUNT] == 0  # enabled again
+    check_invariants(s)
 
 
 def test_drain_cost_depends_on_busy_cpus():

@@ -32,7 +32,8 @@ MIGRATE_TYPES = 6
 KERNEL_V5_9 = 509  # next-20200813, the seed's kernel
 KERNEL_V5_10 = 510  # FPI_TO_TAIL: freed boot memory and isolated pages, moved pages to the tail
 KERNEL_V5_11 = 511  # alloc_contig_range drains the pcp lists once per call, not per pageblock
-KERNEL_V5_13 = 513  # __alloc_contig_migrate_range stops at the first -ENOMEM of migrate_pages
+KERNEL_V5_13 = 513  # __alloc_contig_migrate_range stops at the first -ENOMEM of migrate_pages,
+# and runs with the LRU pagevecs disabled (lru_cache_disable)
 KERNEL_V5_19 = 519  # alloc_contig_range isolates pageblock-aligned ranges, not MAX_ORDER ones
 KERNEL_V6_1 = 601
 # the models ``machine.kernel`` names

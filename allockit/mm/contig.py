@@ -5,13 +5,15 @@ Steps of ``alloc_contig_range(start, end)`` in v5.9 (docs/model.md#alloc-contig-
 1. isolate [start, end) rounded out to MAX_ORDER_NR_PAGES, one pageblock at a time, with a
    ``drain_all_pages`` after each (v5.11+: one drain after the whole range; v5.19+ isolates
    only the pageblocks the range touches);
-2. ``__alloc_contig_migrate_range``: ``lru_add_drain_all``, then batches of ≤ 32 isolated
+2. ``__alloc_contig_migrate_range``: ``lru_add_drain_all`` (v5.13+: ``lru_cache_disable``
+   for the whole step, the pagevecs off), then batches of ≤ 32 isolated
    pages: drop clean page cache, ``migrate_pages(MIGRATE_SYNC)``, until the range is done; a
    batch that still has pages after 5 rounds ends the migration with -EBUSY (the rest of the
    range is not migrated), which the caller ignores: the test of step 5 decides;
 3. any other error is returned after undo: -ENOMEM when the last round could not allocate a
    migration target (v5.13+: the first such round ends the migration);
-4. ``lru_add_drain_all`` again; find ``outer_start``, the free buddy block holding ``start``;
+4. ``lru_add_drain_all`` again (up to v5.12); find ``outer_start``, the free buddy block
+   holding ``start``;
 5. ``test_pages_isolated(outer_start, end)``: every page must be free, else -EBUSY;
 6. ``isolate_freepages_range``: take the free blocks out as order-0 pages;
 7. free the pages outside [start, end) again;
@@ -51,7 +53,7 @@ from .constants import (
     T_SCAN,
     PG_buddy,
 )
-from .drain import drain_all_pages_timed, lru_add_drain_all
+from .drain import drain_all_pages_timed, lru_add_drain_all, lru_cache_disable, lru_cache_enable
 from .isolation import start_isolate_page_range, test_pages_isolated, undo_isolate_page_range
 from .jit import mm_jit
 from .migrate import (
@@ -123,10 +125,18 @@ def alloc_contig_migrate_range(s, cpu, start, end, mode, max_tries, best_effort,
     later round may find a target once reclaim has run) and -ENOMEM survives only if the last
     round returned it. From v5.13 (Oscar Salvador, "mm,page_alloc: bail out earlier on -ENOMEM
     in alloc_contig_migrate_range"; present in the 6.1 source) the loop ends at the first one.
+    Up to v5.12 the LRU pagevecs are drained once before (``migrate_prep``); from v5.13 the
+    loop runs between ``lru_cache_disable`` and ``lru_cache_enable`` (d479960e44f2), so a
+    page the workload adds to the LRU meanwhile is on a list, where migration can isolate it,
+    not held by a pagevec.
 
     Returns 0, -EBUSY or -ENOMEM.
     """
-    lru_add_drain_all(s)  # migrate_prep
+    lru_disabled = s.zone[Z_KERNEL] >= KERNEL_V5_13
+    if lru_disabled:
+        lru_cache_disable(s)
+    else:
+        lru_add_drain_all(s)  # migrate_prep
     pfn = start
     tries = 0
     ret = 0
@@ -149,6 +159,8 @@ def alloc_contig_migrate_range(s, cpu, start, end, mode, max_tries, best_effort,
         ret = migrate_pages(s, cpu, mode, False)
         if ret == -ENOMEM and s.zone[Z_KERNEL] >= KERNEL_V5_13:
             break
+    if lru_disabled:
+        lru_cache_enable(s)
     if ret < 0:
         putback_movable_pages(s, cpu)
         return ret
@@ -234,7 +246,8 @@ def alloc_contig_range(s, cpu, start, end, migratetype, flags):
     if ret != 0 and ret != -EBUSY:
         undo_isolate_page_range(s, iso_start, iso_end, migratetype)
         return ret, busy
-    if (flags & ACR_SKIP_LRU_DRAIN) == 0:
+    # up to v5.12 the pagevecs filled during migration are drained; from v5.13 they were off
+    if (flags & ACR_SKIP_LRU_DRAIN) == 0 and s.zone[Z_KERNEL] < KERNEL_V5_13:
         lru_add_drain_all(s)
     outer_start = find_outer_start(s, start)
     ret, busy = test_pages_isolated(s, outer_start, end)

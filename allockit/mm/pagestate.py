@@ -27,7 +27,15 @@ from .constants import (
 from .jit import mm_jit, mm_jit_inline
 from .lru import lru_add_page
 from .owners import OWNER_FREED
-from .state import PAGEVEC_SIZE, PAGEVEC_SLOTS, Z_ABLATE, Z_CLOCK, Z_NR_CPUS, Z_PAGEVEC
+from .state import (
+    PAGEVEC_SIZE,
+    PAGEVEC_SLOTS,
+    Z_ABLATE,
+    Z_CLOCK,
+    Z_LRU_DISABLE_COUNT,
+    Z_NR_CPUS,
+    Z_PAGEVEC,
+)
 from .vmstat import (
     SIM_BUSY_FREE,
     SIM_BUSY_IO,
@@ -127,7 +135,9 @@ def lru_add_drain_cpu(s, cpu):
 
 @mm_jit
 def lru_cache_add(s, cpu, pfn):
-    """``lru_cache_add``: into the CPU's pagevec; a full pagevec is added to the LRU.
+    """``lru_cache_add``: into the CPU's pagevec; a full pagevec is added to the LRU, and so
+    is every pagevec while ``lru_cache_disable`` holds (v5.13, ``pagevec_add_and_need_flush``;
+    6.1's ``folio_batch_add_and_move``).
 
     With ``ABLATE_PAGEVEC`` the page goes to the LRU at once (a pagevec of one, drained)."""
     if s.zone[Z_ABLATE] & ABLATE_PAGEVEC:
@@ -138,7 +148,7 @@ def lru_cache_add(s, cpu, pfn):
     s.zone[base + 1 + n] = pfn
     s.zone[base] = n + 1
     s.page[pfn].flags |= np.uint16(PG_pagevec)
-    if n + 1 == PAGEVEC_SIZE:
+    if n + 1 == PAGEVEC_SIZE or s.zone[Z_LRU_DISABLE_COUNT] > 0:
         lru_add_drain_cpu(s, cpu)
 
 

@@ -133,8 +133,9 @@ Z_CC_FREE_PFN = 54  # cc->free_pfn: the free scanner (the zone's cached position
 Z_CC_FAST_SEARCH_FAIL = 55  # cc->fast_search_fail
 Z_CC_SEARCH_ORDER = 56  # cc->search_order
 Z_CC_FAST_START_PFN = 57  # cc->fast_start_pfn (0: unset; ULONG_MAX in the kernel: -1 here)
-NR_ZONE_FIELDS = 58
-Z_NR_FREE = 58  # free_area[order].nr_free, MAX_ORDER entries
+Z_LRU_DISABLE_COUNT = 58  # lru_disable_count (mm/swap.c, from v5.13): lru_cache_disable() calls
+NR_ZONE_FIELDS = 59
+Z_NR_FREE = 59  # free_area[order].nr_free, MAX_ORDER entries
 assert Z_NR_FREE >= NR_ZONE_FIELDS and VMSTAT_BASE == Z_NR_FREE + MAX_ORDER
 Z_TIME = VMSTAT_BASE + NR_VMSTAT_ITEMS  # ns spent per time category (constants.T_*)
 Z_COST = Z_TIME + NR_TIME_CATEGORIES  # cost constants (constants.C_*)

@@ -87,7 +87,7 @@ VMSTAT_NAMES = (
     "sim_compact_capture",  # a direct compactor captured its block (compaction_capture)
 )
 
-VMSTAT_BASE = 69  # first counter's offset in MachineState.zone (state.py checks the layout)
+VMSTAT_BASE = 70  # first counter's offset in MachineState.zone (state.py checks the layout)
 
 NR_FREE_PAGES = VMSTAT_BASE + 0
 NR_FREE_CMA_PAGES = VMSTAT_BASE + 1
