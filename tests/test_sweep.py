@@ -22,7 +22,7 @@ from allockit.params import cost_constants, estimated_costs, estimated_workload,
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A tiny experiment: two strategies, 2 points x 2 trials, about a second per trial.
+# A tiny experiment: two strategies, 2 points x 2 trials, a fraction of a second per trial.
 TINY = {
     "name": "tiny",
     "machine": {"ram": "256M", "cma_size": "64M", "nr_cpus": 2, "kernel_reserved": 0},
@@ -276,13 +276,20 @@ def test_rerun_skips_finished_trials(serial_run):
     assert again.ran == 0 and files(serial_run.dir) == before
 
 
+def _sigint_default() -> None:
+    """SIGINT at its default in the child, as for a terminal's foreground job: a shell that
+    runs the tests in the background passes SIGINT on ignored, and Python then never raises
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _sweep_until_a_trial(spec_file: Path, out: Path, workers: int, trials_dir: Path):
     """Start ``allockit sweep`` on ``spec_file`` in a session of its own (stderr piped, text)
     and return its process once its first trial file is on disk."""
     cmd = [sys.executable, "-m", "allockit.cli", "sweep", str(spec_file), "--out", str(out),
            "--workers", str(workers), "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, preexec_fn=_sigint_default)  # fmt: skip
     deadline = time.time() + 240
     while time.time() < deadline and len(list(trials_dir.glob("*.parquet"))) < 1:
         time.sleep(0.05)
