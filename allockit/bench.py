@@ -129,17 +129,29 @@ def _python(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[f
     return time.perf_counter() - t0, lines[-1] if lines else ""
 
 
+def seed_trial_0(overrides: dict | None = None):
+    """Trial 0 of ``params/seed.yaml`` (with ``overrides``): its TrialSpec, and a function
+    that runs a TrialSpec as that trial (``run(spec, timing=None)``: its seed and stream)."""
+    from .experiment.spec import load
+    from .experiment.trial import run_trial
+    from .paths import PARAMS_DIR
+
+    sweep = load(PARAMS_DIR / "seed.yaml", overrides)
+
+    def run(spec, timing: dict[str, float] | None = None):
+        return run_trial(spec, sweep.seed, 0, sweep.trials, timing=timing)
+
+    return sweep.trial_spec(sweep.points()[0]), run
+
+
 def seed_trial_compile() -> None:
     """Run trial 0 of the seed spec; print what numba compiled for it, per entry point, as
     JSON (``{}`` when everything came from the cache)."""
-    from .experiment.spec import load
-    from .experiment.trial import run_trial
     from .mm.jit import entry_point_compile_times
-    from .paths import PARAMS_DIR
 
-    sweep = load(PARAMS_DIR / "seed.yaml")
+    spec, run = seed_trial_0()
     with entry_point_compile_times() as times:
-        run_trial(sweep.trial_spec(sweep.points()[0]), sweep.seed, 0, sweep.trials)
+        run(spec)
     print(json.dumps({k: round(v, 2) for k, v in sorted(times.items(), key=lambda kv: -kv[1])}))
 
 
@@ -199,14 +211,8 @@ def scale_probe(ram: str, cma: str) -> None:
     ``cma_chunked`` call; print the peak RSS in MB as JSON."""
     from dataclasses import replace
 
-    from .experiment.spec import load
-    from .experiment.trial import run_trial
-    from .paths import PARAMS_DIR
-
-    sweep = load(PARAMS_DIR / "seed.yaml", {"machine.ram": ram, "machine.cma_size": cma})
-    spec = sweep.trial_spec(sweep.points()[0])
-    spec = replace(spec, strategies={"cma_chunked": spec.strategies["cma_chunked"]})
-    run_trial(spec, sweep.seed, 0, sweep.trials)
+    spec, run = seed_trial_0({"machine.ram": ram, "machine.cma_size": cma})
+    run(replace(spec, strategies={"cma_chunked": spec.strategies["cma_chunked"]}))
     # VmHWM: the peak of this process's own memory; getrusage's ru_maxrss would carry over the
     # parent's peak, which Linux keeps across fork and exec
     hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status")
@@ -232,18 +238,13 @@ C_BUDDY = ROOT / "benchmarks" / "c_buddy.c"
 def seed_trial_times() -> dict:
     """Median wall time of trial 0 of the seed spec, whole, its warm-up alone, and each part
     (``seed_trial_parts_s``: the warm-up and every strategy, the profile to start from)."""
-    from .experiment.spec import load
-    from .experiment.trial import run_trial
-    from .paths import PARAMS_DIR
-
-    sweep = load(PARAMS_DIR / "seed.yaml")
-    spec = sweep.trial_spec(sweep.points()[0])
-    run_trial(spec, sweep.seed, 0, sweep.trials)  # compile or load before timing
+    spec, run = seed_trial_0()
+    run(spec)  # compile or load before timing
     whole, parts = [], []
     for _ in range(REPEATS):
         timing: dict[str, float] = {}
         t0 = time.perf_counter()
-        run_trial(spec, sweep.seed, 0, sweep.trials, timing=timing)
+        run(spec, timing)
         whole.append(time.perf_counter() - t0)
         parts.append(timing)
     part = {k.removesuffix("_s"): round(float(np.median([p[k] for p in parts])), 3)

@@ -4,7 +4,9 @@ The yardstick that tells what numba itself costs on this churn, as against what 
 simulated kernel's bookkeeping costs (``allockit bench``: ``numba_min_buddy_ns_per_op``
 beside ``buddy_ns_per_op`` and the C build's ``c_buddy_ns_per_op``). One free list per
 order, no migratetypes, per-CPU lists or watermarks; the same zone (393,216 pages), the same
-xorshift draws and the same 75 % occupancy as the C program.
+xorshift draws and the same 75 % occupancy as the C program. The helpers are inlined and
+compiled without numba's reference counting, as the C compiler inlines its static
+functions and the simulator's kernels run without the runtime (``mm/jit.py``).
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ def churn(m, nxt, prv, ord_, isfree, live_pfn, live_ord, ops, target):
 
 
 def zone():
-    """The C program's zone after its fill to 75 %: ``(m, arrays..., target)``."""
+    """The C program's zone after its fill to 75 %: ``(m, arrays, target)``, as
+    :func:`ns_per_op` takes it."""
     nxt = np.arange(NR_PAGES + MAX_ORDER, dtype=np.int32)
     prv = nxt.copy()
     ord_ = np.zeros(NR_PAGES, dtype=np.int8)
