@@ -94,6 +94,21 @@ def populated(n=2600, kinds=None, seed=0, **cfg_overrides):
     return s
 
 
+def read_file(s, obj, read_us=300, slot=None):
+    """Apply one ``EV_READ`` of file object ``obj`` on CPU 0 at the machine's clock, from
+    event slot ``slot`` (by default the first one after the queued events, which
+    ``populated`` leaves free); returns the object's slot entry (its pfn once read)."""
+    from allockit.mm.background import EV_READ, PK_FILE, apply_event
+    from allockit.mm.state import Z_CLOCK, Z_EV_TAIL
+
+    slot = int(s.zone[Z_EV_TAIL]) if slot is None else slot
+    ev = s.events[slot]
+    ev["kind"], ev["obj"], ev["time"] = EV_READ, obj, int(s.zone[Z_CLOCK])
+    ev["cpu"], ev["arg"], ev["pkind"] = 0, read_us, PK_FILE
+    apply_event(s, slot)
+    return int(s.obj_pfn[obj])
+
+
 def lru_pages(s, start, stop, anon=False):
     """Put allocated pages [start, stop) on the LRU (inactive, anon or file), as a drained
     pagevec would: ``PG_lru`` set and linked into the list."""

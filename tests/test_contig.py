@@ -6,10 +6,10 @@ filled with anonymous and file LRU pages of background objects.
 
 import numpy as np
 import pytest
-from conftest import bare_state, lru_pages, populated
+from conftest import bare_state, lru_pages, populated, read_file
 
 from allockit.mm import api, copy_state
-from allockit.mm.background import EV_READ, PK_FILE, PK_FILE_NOMIGRATE, apply_event
+from allockit.mm.background import PK_FILE, PK_FILE_NOMIGRATE
 from allockit.mm.buddy import free_one_page
 from allockit.mm.constants import (
     C_DRAIN_BASE,
@@ -317,18 +317,11 @@ def test_lru_cache_disable_sends_added_pages_to_the_lru_at_once():
     try_to_free_pages(s, 0)  # room for the new pages
     lru_add_drain_all_pages(s)
 
-    def read_miss(obj):
-        ev = s.events[n]
-        ev["kind"], ev["obj"], ev["time"] = EV_READ, obj, int(s.zone[Z_CLOCK])
-        ev["cpu"], ev["arg"], ev["pkind"] = 0, 300, PK_FILE
-        apply_event(s, n)
-        return int(s.obj_pfn[obj])
-
-    first = read_miss(n)  # an object id no event has used
+    first = read_file(s, n)  # an object id no event has used
     assert not s.flags[first] & PG_lru  # cached in CPU 0's pagevec
     lru_cache_disable(s)  # drains every CPU, that page included
     assert s.flags[first] & PG_lru
-    second = read_miss(n + 1)
+    second = read_file(s, n + 1)
     assert s.flags[second] & PG_lru and not s.flags[second] & PG_pagevec
     lru_cache_enable(s)
     assert s.zone[Z_LRU_DISABLE_COUNT] == 0

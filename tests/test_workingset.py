@@ -7,9 +7,9 @@ age the active file list.
 """
 
 import numpy as np
-from conftest import populated
+from conftest import populated, read_file
 
-from allockit.mm.background import EV_FREE, EV_READ, PK_FILE, apply_event
+from allockit.mm.background import EV_FREE, PK_FILE, apply_event
 from allockit.mm.constants import (
     NO_PAGE,
     LRU_PG_active,
@@ -38,15 +38,6 @@ def file_machine():
     return populated(N, kinds=np.full(N, PK_FILE))
 
 
-def read(s, obj, read_us=300):
-    """Apply one EV_READ of ``obj`` on CPU 0 at the machine's clock."""
-    ev = s.events[N]
-    ev["kind"], ev["obj"], ev["time"] = EV_READ, obj, int(s.zone[Z_CLOCK])
-    ev["cpu"], ev["arg"], ev["pkind"] = 0, read_us, PK_FILE
-    apply_event(s, N)
-    return int(s.obj_pfn[obj])
-
-
 def evict(s, obj):
     """Reclaim until ``obj``'s page is gone; returns the entry left in its slot."""
     while s.obj_pfn[obj] >= 0:
@@ -63,9 +54,9 @@ def activate(s, pfns):
 def test_a_read_hit_is_an_access_and_a_second_one_activates():
     s = file_machine()
     pfn = int(s.obj_pfn[5])
-    assert read(s, 5) == pfn  # found: no new page
+    assert read_file(s, 5) == pfn  # found: no new page
     assert s.page[pfn]["lru_flags"] == LRU_PG_referenced
-    read(s, 5)
+    read_file(s, 5)
     assert s.page[pfn]["lru_flags"] == LRU_PG_active
     assert s.zone[NR_ACTIVE_FILE] == 1
     check_invariants(s)
@@ -75,7 +66,7 @@ def test_a_read_miss_reads_the_page_in_locked_and_referenced():
     s = file_machine()
     try_to_free_pages(s, 0)  # room for the new page
     s.zone[Z_CLOCK] = 5_000_000
-    pfn = read(s, SPARE, read_us=300)
+    pfn = read_file(s, SPARE, read_us=300)
     assert pfn >= 0 and s.page[pfn]["owner"] == SPARE
     assert s.flags[pfn] & PG_locked and s.page[pfn]["t_io"] == 5_000 + 300
     assert s.page[pfn]["lru_flags"] == LRU_PG_referenced  # marked by the read itself
@@ -107,7 +98,7 @@ def test_a_refault_inside_the_workingset_starts_active():
     entry = evict(s, 0)  # object 0 is the oldest inactive page
     distance = int(s.zone[Z_NONRESIDENT_AGE]) - unpack_shadow(entry)
     assert distance <= s.zone[NR_ACTIVE_FILE]
-    pfn = read(s, 0)
+    pfn = read_file(s, 0)
     assert s.page[pfn]["lru_flags"] & LRU_PG_active
     assert s.zone[WORKINGSET_REFAULT_FILE] == 1 and s.zone[WORKINGSET_ACTIVATE_FILE] == 1
     lru_add_drain_all_pages(s)
@@ -120,7 +111,7 @@ def test_a_refault_farther_than_the_workingset_starts_inactive():
     activate(s, s.obj_pfn[1000:1010])  # a workingset of 10 pages
     entry = evict(s, 0)
     s.zone[Z_NONRESIDENT_AGE] = unpack_shadow(entry) + 11  # 11 evictions since
-    pfn = read(s, 0)
+    pfn = read_file(s, 0)
     assert not s.page[pfn]["lru_flags"] & LRU_PG_active
     assert s.zone[WORKINGSET_REFAULT_FILE] == 1 and s.zone[WORKINGSET_ACTIVATE_FILE] == 0
 
@@ -136,7 +127,7 @@ def test_an_activating_refault_makes_reclaim_age_the_active_file_list():
     assert s.zone[PGDEACTIVATE] == 0  # inactive list large, no refaults: no aging
     entry = evict(s, 0)
     assert is_shadow(entry)
-    read(s, 0)
+    read_file(s, 0)
     assert s.zone[WORKINGSET_ACTIVATE_FILE] == 1
     shrink_node(s, 0, 4, 32, True, False)  # priority 4: the active list gets a batch
     assert s.zone[PGDEACTIVATE] > 0
@@ -151,5 +142,5 @@ def test_freeing_an_evicted_object_drops_its_shadow():
     ev["kind"], ev["obj"], ev["time"] = EV_FREE, 0, int(s.zone[Z_CLOCK])
     apply_event(s, N)
     assert s.obj_pfn[0] == NO_PAGE  # truncate: no refault can be judged any more
-    read(s, 0)
+    read_file(s, 0)
     assert s.zone[WORKINGSET_REFAULT_FILE] == 0
